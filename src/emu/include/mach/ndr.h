@@ -1,0 +1,34 @@
+/* Emulated Darwin <mach/ndr.h>: the NDR record MIG and notification bodies carry. */
+#ifndef MACHPORT_EMU_MACH_NDR_H
+#define MACHPORT_EMU_MACH_NDR_H
+
+#include <stdint.h>
+#include <sys/cdefs.h>
+
+typedef struct {
+  unsigned char mig_vers;
+  unsigned char if_vers;
+  unsigned char reserved1;
+  unsigned char mig_encoding;
+  unsigned char int_rep;
+  unsigned char char_rep;
+  unsigned char float_rep;
+  unsigned char reserved2;
+} NDR_record_t;
+
+#define NDR_PROTOCOL_2_0 0
+#define NDR_INT_BIG_ENDIAN 0
+#define NDR_INT_LITTLE_ENDIAN 1
+#define NDR_FLOAT_IEEE 0
+#define NDR_FLOAT_VAX 1
+#define NDR_FLOAT_CRAY 2
+#define NDR_FLOAT_IBM 3
+#define NDR_CHAR_ASCII 0
+#define NDR_CHAR_EBCDIC 1
+
+__BEGIN_DECLS
+/* Bytes 00 00 00 00 01 00 00 00 (little-endian integers, ASCII, IEEE floats). */
+extern NDR_record_t NDR_record;
+__END_DECLS
+
+#endif

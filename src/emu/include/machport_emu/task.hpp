@@ -1,0 +1,58 @@
+// Emulator extension API (not Mach): several simulated tasks (IPC spaces) in one process.
+// Linux only; include it from code under `#if MACHPORT_EMULATED`.
+#pragma once
+
+#include <mach/mach.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace machport_emu {
+
+using task_id = std::uint32_t;
+
+struct task_options {
+  std::string name;
+  uid_t uid = 501;
+  gid_t gid = 20;
+};
+
+// A new empty IPC space with a fresh pid (audit token val[5]) and the given euid/egid.
+task_id task_create(task_options opts = {});
+// The task every thread starts in.
+task_id initial_task();
+// The calling thread's task.
+task_id current_task();
+
+// RAII: runs the calling thread as `t` until destroyed (then the previous task again).
+class task_scope {
+ public:
+  explicit task_scope(task_id t);
+  ~task_scope();
+  task_scope(const task_scope&) = delete;
+  task_scope& operator=(const task_scope&) = delete;
+
+ private:
+  task_id previous_;
+};
+
+// Like process exit: receive rights die, send rights are released, notifications fire. The id
+// becomes invalid. Terminating the initial task is not allowed (ignored).
+void task_terminate(task_id t);
+
+struct name_info {
+  mach_port_name_t name;
+  mach_port_type_t type;          // as mach_port_type reports it (incl. DNREQUEST)
+  mach_port_urefs_t send_urefs;   // 0 unless SEND
+  mach_port_urefs_t dead_urefs;   // 0 unless DEAD_NAME
+};
+
+// Every user-visible name of `t`, sorted by name (reserved names excluded).
+std::vector<name_info> task_names(task_id t);
+std::vector<task_id> live_tasks();
+audit_token_t task_audit_token(task_id t);        // what receivers see in the trailer
+security_token_t task_security_token(task_id t);  // {euid, egid}
+
+}  // namespace machport_emu
