@@ -98,6 +98,7 @@ struct kqueue_state {
   bool closed = false;
   bool scanning = false;
   bool fd_signaled = false;
+  bool verified = false;    // the descriptor was checked by the kevent() call holding the lock
   std::uint16_t level = 0;  // nesting level (kqueue_kqfilter's ceiling protocol)
   std::size_t deliverable_count = 0;
   std::list<knote*> queue;
@@ -183,15 +184,18 @@ bool compute_deliverable(const knote* kn) {
 
 void update(knote* kn);
 
+// Never write into a number that now names someone else's file (closed behind our back).
+bool fd_is_ours(const kqueue_state* kq) { return kq->verified || same_file(kq); }
+
 void sync_fd(kqueue_state* kq, bool edge) {
-  if (kq->closed || !same_file(kq)) return;
+  if (kq->closed) return;
   if (kq->deliverable_count > 0) {
-    if (!kq->fd_signaled || edge) {
+    if ((!kq->fd_signaled || edge) && fd_is_ours(kq)) {
       std::uint64_t one = 1;
       (void)!::write(kq->fd, &one, sizeof one);
       kq->fd_signaled = true;
     }
-  } else if (kq->fd_signaled) {
+  } else if (kq->fd_signaled && fd_is_ours(kq)) {
     std::uint64_t value = 0;
     (void)!::read(kq->fd, &value, sizeof value);  // non-semaphore eventfd: resets to 0
     kq->fd_signaled = false;
@@ -612,6 +616,13 @@ int kevent_common(int fd, const In* changes, int nchanges, Out* events, int neve
   std::unique_lock<std::mutex> lock(kernel_mutex());
   std::shared_ptr<kqueue_state> kq = lookup_locked(fd);
   if (!kq) return fail(EBADF);
+  // lookup_locked checked the descriptor; it stays ours while we hold the lock (every
+  // interposed close takes it), so sync_fd need not fstat again until we wait.
+  struct verified_scope {
+    kqueue_state* kq;
+    explicit verified_scope(kqueue_state* k) : kq(k) { kq->verified = true; }
+    ~verified_scope() { kq->verified = false; }
+  } verified(kq.get());
   // A kqueue is used either through kevent() or through kevent64(), never both.
   if (kq->abi == 0) kq->abi = legacy32 ? 32 : 64;
   if ((kq->abi == 32) != legacy32) return fail(EINVAL);
@@ -648,12 +659,19 @@ int kevent_common(int fd, const In* changes, int nchanges, Out* events, int neve
     if (kq->closed) return fail(EBADF);
     if (!forever && clock::now() >= deadline) return 0;
     // Wait for a knote to become deliverable (or the kqueue to be closed), then rescan.
+    kq->verified = false;
     if (forever) {
       kq->cv.wait(lock, [&] { return kq->closed || kq->deliverable_count > 0; });
     } else if (!kq->cv.wait_until(lock, deadline,
                                   [&] { return kq->closed || kq->deliverable_count > 0; })) {
       return 0;
     }
+    if (kq->closed) return fail(EBADF);
+    if (!same_file(kq.get())) {  // closed behind our back while we waited
+      destroy_kqueue_locked(kq);
+      return fail(EBADF);
+    }
+    kq->verified = true;
   }
 }
 
