@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the scripts in this folder (sourced, not run).
 MACHPORT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 : "${MACHPORT_CACHE_DIR:=${XDG_CACHE_HOME:-$HOME/.cache}/machport}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs missing packages, builds with the dev preset, and runs example/demo.
 set -euo pipefail
+# shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$MACHPORT_ROOT"
 

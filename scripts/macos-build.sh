@@ -5,6 +5,7 @@
 # The binaries are NOT run (no Mac here).
 # Usage: scripts/macos-build.sh [arm64] [x86_64]   (default: both)
 set -euo pipefail
+# shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$MACHPORT_ROOT"
 

@@ -9,8 +9,9 @@
 # Env: MACHPORT_WERROR (ON under CI=true), MACHPORT_BUILD_ROOT, MACHPORT_JOBS,
 #      MACHPORT_FUZZ_SECONDS (total fuzzing time, default 60), MACHPORT_SKIP (e.g. "asan macos").
 set -uo pipefail
+# shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-cd "$MACHPORT_ROOT"
+cd "$MACHPORT_ROOT" || exit 1
 
 export BOOST_TEST_COLOR_OUTPUT=no  # plain logs
 : "${MACHPORT_FUZZ_SECONDS:=60}"
@@ -30,7 +31,7 @@ timed() {  # timed <label> <command...>: runs it, records the duration, returns 
   "$@"
   rc=$?
   timings+=("$(printf '%-28s %4d s%s' "$label" $(( $(now) - start )) "$( ((rc)) && echo '  (failed)')")")
-  return $rc
+  return "$rc"
 }
 
 configure_build() {  # configure_build <preset> [cmake -D args...]
@@ -55,7 +56,7 @@ run_ctest() {  # run_ctest <preset>: counts the tests it ran
   elif ((rc)); then
     fail "$1 ctest"
   fi
-  return $rc
+  return "$rc"
 }
 
 section "dependencies"
