@@ -1,0 +1,111 @@
+// message: a Mach message buffer that owns every right and memory region in it.
+#pragma once
+
+#include <machport/detail/platform.hpp>
+#include <machport/result.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+namespace machport {
+
+namespace detail {
+struct message_access;
+}
+
+// Which trailer a receive asks the kernel for (MACH_RCV_TRAILER_ELEMENTS). Each level
+// includes the previous ones.
+enum class trailer_level : std::uint8_t {
+  none = 0,      //  8 bytes: type and size only
+  seqno = 1,     // 12 bytes: + sequence number
+  sender = 2,    // 20 bytes: + security token (uid, gid)
+  audit = 3,     // 52 bytes: + audit token (pid, euid, egid, ...)
+  context = 4,   // 60 bytes: + the receiving port's context
+  all = 7,       // 68 bytes: + (always zero) MAC fields
+};
+
+// The number of bytes the kernel writes for `level`.
+constexpr std::size_t trailer_size(trailer_level level) noexcept {
+  switch (level) {
+    case trailer_level::none: return 8;
+    case trailer_level::seqno: return 12;
+    case trailer_level::sender: return 20;
+    case trailer_level::audit: return 52;
+    case trailer_level::context: return 60;
+    default: return 68;
+  }
+}
+
+// An owning Mach message.
+//
+// A message is in one of three states:
+//  - empty: default-constructed, moved from, or consumed by a successful send or a parse;
+//  - outgoing: built by message_builder (or handed back by a send that timed out). It owns
+//    the rights it carries with a MOVE_* disposition and the OOL regions marked deallocate,
+//    and borrows those with COPY_SEND / MAKE_SEND / MAKE_SEND_ONCE (the source right must
+//    outlive the send) and OOL memory added as a borrowed span;
+//  - received: returned by receive(). It owns the reply right in the header, every right in
+//    its descriptors, and every OOL region and port array the kernel mapped for it.
+// Destroying a non-empty message releases everything it owns, like mach_msg_destroy:
+// send rights and dead names are deallocated, send-once rights deallocated (their port gets a
+// send-once notification), receive rights destroyed, VM regions deallocated.
+class message {
+ public:
+  enum class state : std::uint8_t { empty, outgoing, received };
+
+  message() noexcept = default;
+  ~message() { reset(); }
+  message(const message&) = delete;
+  message& operator=(const message&) = delete;
+  message(message&& other) noexcept;
+  message& operator=(message&& other) noexcept;
+
+  // Takes ownership of the message in `bytes` as if it had just been received into this task:
+  // the bytes are copied; every right and region the header and descriptors name will be
+  // released by this object. `bytes` must hold msgh_size bytes plus the trailer the kernel
+  // wrote (fewer than 8 bytes after msgh_size: no trailer, all trailer fields absent). The
+  // structure is not trusted: see parse(). OOL addresses must be what the kernel mapped.
+  static message adopt_received(std::span<const std::byte> bytes);
+  // Takes ownership of an outgoing message (dispositions MOVE_* owned, others borrowed).
+  static message adopt_outgoing(std::span<const std::byte> bytes);
+
+  state current_state() const noexcept { return state_; }
+  bool empty() const noexcept { return state_ == state::empty; }
+  explicit operator bool() const noexcept { return !empty(); }
+
+  // Header fields. Precondition: !empty().
+  const mach_msg_header_t& header() const noexcept {
+    return *reinterpret_cast<const mach_msg_header_t*>(storage_.get());
+  }
+  mach_msg_id_t id() const noexcept { return header().msgh_id; }
+  // msgh_size: header + body, without the trailer.
+  mach_msg_size_t size() const noexcept { return header().msgh_size; }
+  bool complex() const noexcept { return (header().msgh_bits & MACH_MSGH_BITS_COMPLEX) != 0; }
+  // The msgh_size bytes of the message (clamped to the buffer).
+  std::span<const std::byte> bytes() const noexcept;
+  // The whole buffer: message, trailer and any unused space.
+  std::span<const std::byte> buffer() const noexcept {
+    return {reinterpret_cast<const std::byte*>(storage_.get()), capacity_};
+  }
+
+  // Releases everything the message owns now; the message becomes empty.
+  void reset() noexcept;
+  // Gives up ownership of every right and region without releasing them (they now belong to
+  // whoever the caller hands the bytes to); the message becomes empty.
+  void detach() noexcept;
+
+ private:
+  friend struct detail::message_access;
+
+  std::unique_ptr<std::uint64_t[]> storage_;  // 8-byte aligned, as mach_msg wants
+  std::size_t capacity_ = 0;                  // bytes in storage_
+  state state_ = state::empty;
+  // Port-name arrays for OOL-ports descriptors built here (deallocate = false): the kernel
+  // copies them at send time.
+  std::vector<std::unique_ptr<mach_port_name_t[]>> side_arrays_;
+};
+
+}  // namespace machport

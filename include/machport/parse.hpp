@@ -1,0 +1,145 @@
+// parse: turns a received message into owned, typed parts.
+#pragma once
+
+#include <machport/detail/platform.hpp>
+#include <machport/message.hpp>
+#include <machport/ool_buffer.hpp>
+#include <machport/receive_right.hpp>
+#include <machport/result.hpp>
+#include <machport/send_once_right.hpp>
+#include <machport/send_right.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+#include <sys/types.h>  // pid_t, uid_t, gid_t
+
+namespace machport {
+
+// The reply right a message carried in its header (msgh_remote_port on receipt).
+using reply_right = std::variant<std::monostate, send_right, send_once_right>;
+
+// An OOL port array: the names are copied out of the kernel's array, which is released.
+using port_array =
+    std::variant<std::vector<send_right>, std::vector<send_once_right>, std::vector<receive_right>>;
+
+// A received descriptor. A port descriptor becomes the right it carried (a right that died in
+// flight arrives as MACH_PORT_DEAD, a null one as MACH_PORT_NULL); OOL memory (virtual or
+// volatile) an ool_buffer; an OOL port array a port_array; a guarded port a receive_right
+// (guarded with the context the kernel chose when received with guarded descriptors, else
+// empty: the kernel destroyed the right).
+using descriptor = std::variant<send_right, send_once_right, receive_right, ool_buffer, port_array>;
+
+// The sender's audit token (TASK_AUDIT_TOKEN): val[0] auid, [1] euid, [2] egid, [3] ruid,
+// [4] rgid, [5] pid, [6] asid, [7] pid version. All zero for the kernel.
+struct audit_token {
+  std::array<std::uint32_t, 8> val{};
+  pid_t pid() const noexcept { return static_cast<pid_t>(val[5]); }
+  uid_t euid() const noexcept { return static_cast<uid_t>(val[1]); }
+  gid_t egid() const noexcept { return static_cast<gid_t>(val[2]); }
+  uid_t ruid() const noexcept { return static_cast<uid_t>(val[3]); }
+  gid_t rgid() const noexcept { return static_cast<gid_t>(val[4]); }
+  std::uint32_t pid_version() const noexcept { return val[7]; }
+  bool is_kernel() const noexcept {
+    for (auto v : val) if (v != 0) return false;
+    return true;
+  }
+};
+
+// Read access to the trailer the kernel appended. Each accessor returns nullopt if the
+// trailer received is too short to hold the field (the receive asked for a lower level).
+class trailer_view {
+ public:
+  trailer_view() noexcept = default;
+  trailer_view(const std::byte* data, std::size_t size) noexcept : data_(data), size_(size) {}
+  std::size_t size() const noexcept { return size_; }
+  std::optional<mach_port_seqno_t> seqno() const noexcept;
+  // The security token: {uid, gid} of the sender ({0, 1} for the kernel).
+  std::optional<std::array<std::uint32_t, 2>> sender() const noexcept;
+  std::optional<audit_token> audit() const noexcept;
+  // The receiving port's context (its guard when guarded) at dequeue time.
+  std::optional<mach_port_context_t> context() const noexcept;
+
+ private:
+  const std::byte* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+// Reads inline data with the builder's alignment rule (each item at the next offset, from the
+// start of the message, that is a multiple of its alignment). Every read is bounds-checked.
+class body_reader {
+ public:
+  body_reader(std::span<const std::byte> message, std::size_t offset) noexcept
+      : msg_(message), off_(offset) {}
+  // Copies the next T; unexpected_size if it runs past the message.
+  template <class T>
+  result<T> read() noexcept {
+    static_assert(std::is_trivially_copyable_v<T> && alignof(T) <= 8);
+    std::size_t at = (off_ + alignof(T) - 1) & ~(alignof(T) - 1);
+    if (at > msg_.size() || msg_.size() - at < sizeof(T)) return message_errc::unexpected_size;
+    T value;
+    std::memcpy(&value, msg_.data() + at, sizeof(T));
+    off_ = at + sizeof(T);
+    return value;
+  }
+  // The next `n` bytes (no alignment).
+  result<std::span<const std::byte>> read_bytes(std::size_t n) noexcept;
+  std::size_t offset() const noexcept { return off_; }
+  std::size_t remaining() const noexcept { return off_ < msg_.size() ? msg_.size() - off_ : 0; }
+
+ private:
+  std::span<const std::byte> msg_;
+  std::size_t off_;
+};
+
+// A received message taken apart. It owns the reply right and the descriptors' rights and
+// memory (take them out with std::move; whatever is left is released with this object) and
+// keeps the bytes for body() and trailer().
+class parsed_message {
+ public:
+  mach_msg_id_t id() const noexcept { return id_; }
+  mach_msg_bits_t bits() const noexcept { return bits_; }
+  // Our name for the receive right the message arrived on (msgh_local_port).
+  mach_port_name_t local_port() const noexcept { return local_; }
+  reply_right& reply() noexcept { return reply_; }
+  std::vector<descriptor>& descriptors() noexcept { return descriptors_; }
+  // Inline data: from the end of the descriptors to msgh_size.
+  std::span<const std::byte> body() const noexcept;
+  // Offset of body() from the start of the message (for alignment).
+  std::size_t body_offset() const noexcept { return body_offset_; }
+  body_reader reader() const noexcept { return {message_bytes(), body_offset_}; }
+  trailer_view trailer() const noexcept;
+  std::span<const std::byte> message_bytes() const noexcept;
+
+ private:
+  friend result<parsed_message> parse(message&& m);
+  std::unique_ptr<std::uint64_t[]> storage_;
+  std::size_t capacity_ = 0;
+  mach_msg_id_t id_ = 0;
+  mach_msg_bits_t bits_ = 0;
+  mach_port_name_t local_ = MACH_PORT_NULL;
+  std::size_t size_ = 0;
+  std::size_t body_offset_ = 0;
+  reply_right reply_;
+  std::vector<descriptor> descriptors_;
+};
+
+// Takes a received message apart. Checks every offset and count against the received size:
+// msgh_size within the buffer, descriptor count and each descriptor within msgh_size, known
+// descriptor types, dispositions a receiver can hold (PORT_RECEIVE/SEND/SEND_ONCE), OOL
+// addresses non-null when the size is not 0, and the trailer within the buffer.
+//
+// On success `m` is empty and everything it owned is in the result. On error (message_errc)
+// `m` is empty too, and every right and region it carried has been released (for a malformed
+// message: everything in the header and in the descriptors before the malformed one).
+// An outgoing message gives message_errc::bad_header_bits and is left untouched.
+result<parsed_message> parse(message&& m);
+
+}  // namespace machport

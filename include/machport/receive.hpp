@@ -1,0 +1,41 @@
+// Synchronous receive.
+#pragma once
+
+#include <machport/message.hpp>
+#include <machport/port_set.hpp>
+#include <machport/receive_right.hpp>
+#include <machport/result.hpp>
+#include <machport/timeout.hpp>
+
+#include <chrono>
+#include <cstddef>
+
+namespace machport {
+
+struct receive_options {
+  // How long to wait for a message. no_timeout blocks; zero polls.
+  std::chrono::milliseconds timeout = no_timeout;
+  // The trailer the kernel appends; the default carries the sender's audit token and the
+  // port context.
+  trailer_level trailer = trailer_level::context;
+  // First buffer size, in bytes, including the trailer. Larger messages are never dropped:
+  // the receive uses MACH_RCV_LARGE, grows the buffer to the size the kernel reports and
+  // retries (the queue head may have changed meanwhile; the retry takes whatever is first).
+  std::size_t buffer_size = 1024;
+  // MACH_RCV_GUARDED_DESC: receive guarded port descriptors as guarded receive rights
+  // (without it the kernel destroys those rights and the descriptor names MACH_PORT_NULL).
+  bool guarded_descriptors = false;
+};
+
+// Receives one message from the port (or, for a port set, from any member). Returns a
+// received message that owns everything it carries. Errors: MACH_RCV_TIMED_OUT,
+// MACH_RCV_INVALID_NAME (not a receive right or set), MACH_RCV_PORT_CHANGED (the port or set
+// was destroyed or moved while waiting), MACH_RCV_INTERRUPTED, MACH_RCV_HEADER_ERROR|bits
+// (the kernel destroyed the message). MACH_RCV_BODY_ERROR|bits: the kernel delivered part of
+// the message; what arrived is released and the error returned.
+result<message> receive(const receive_right& from, const receive_options& options = {});
+result<message> receive(const port_set& from, const receive_options& options = {});
+// The same on a raw name (a receive right or a port set the caller holds).
+result<message> receive(mach_port_name_t from, const receive_options& options = {});
+
+}  // namespace machport

@@ -1,0 +1,156 @@
+// receive_right: the one receive right of a port; destroying it destroys the port.
+#pragma once
+
+#include <machport/detail/platform.hpp>
+#include <machport/result.hpp>
+#include <machport/send_once_right.hpp>
+#include <machport/send_right.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+
+namespace machport {
+
+// Options for receive_right::construct (mach_port_construct).
+struct port_options {
+  // Queue limit (MPO_QLIMIT); at most MACH_PORT_QLIMIT_MAX (1024). Unset: the default, 5.
+  std::optional<mach_port_msgcount_t> queue_limit;
+  // The port context, returned in the CTX trailer and by context(). With `guard`, it is the
+  // guard value instead (MPO_CONTEXT_AS_GUARD), and the port can only be destroyed with it.
+  mach_port_context_t context = 0;
+  bool guard = false;
+  bool strict_guard = false;       // MPO_STRICT (needs guard)
+  bool immovable_receive = false;  // MPO_IMMOVABLE_RECEIVE (needs guard)
+  // Also give the calling task a send right under the same name (MPO_INSERT_SEND_RIGHT,
+  // make-send count becomes 1). It is returned in constructed_port::send.
+  bool insert_send_right = false;
+};
+
+// Receive-side status of a port (mach_port_get_attributes(MACH_PORT_RECEIVE_STATUS)).
+struct port_status {
+  bool in_set = false;
+  mach_port_seqno_t seqno = 0;
+  mach_port_mscount_t make_send_count = 0;
+  mach_port_msgcount_t queue_limit = 0;
+  mach_port_msgcount_t message_count = 0;
+  mach_port_rights_t send_once_rights = 0;
+  bool has_send_rights = false;
+  bool port_destroyed_requested = false;
+  bool no_senders_requested = false;
+  natural_t flags = 0;  // MACH_PORT_STATUS_FLAG_*
+};
+
+struct constructed_port;
+
+// Move-only owner of a receive right. Destroying it destroys the port (queued messages are
+// destroyed, senders' rights become dead names), unless a port-destroyed notification is
+// armed, in which case the kernel sends the right there instead.
+//
+// A guarded receive right remembers its guard: destruction uses mach_port_destruct with it,
+// because mach_port_mod_refs on a guarded port raises a fatal guard exception.
+class receive_right {
+ public:
+  receive_right() noexcept = default;
+  ~receive_right() { reset(); }
+  receive_right(const receive_right&) = delete;
+  receive_right& operator=(const receive_right&) = delete;
+  receive_right(receive_right&& other) noexcept
+      : name_(other.name_), guarded_(other.guarded_), guard_(other.guard_) {
+    other.name_ = MACH_PORT_NULL;
+    other.guarded_ = false;
+    other.guard_ = 0;
+  }
+  receive_right& operator=(receive_right&& other) noexcept;
+
+  // A new port with default attributes (mach_port_allocate(RECEIVE)).
+  static result<receive_right> allocate() noexcept;
+  // A new port (mach_port_construct). Errors: KERN_INVALID_VALUE (queue limit > 1024),
+  // KERN_INVALID_ARGUMENT (inconsistent options); nothing is created on error.
+  static result<constructed_port> construct(const port_options& options) noexcept;
+
+  // Takes ownership of the receive right under `name`; pass the guard if it is guarded.
+  static receive_right adopt(mach_port_name_t name) noexcept {
+    receive_right r;
+    r.name_ = name;
+    return r;
+  }
+  static receive_right adopt_guarded(mach_port_name_t name, mach_port_context_t guard) noexcept {
+    receive_right r;
+    r.name_ = name;
+    r.guarded_ = true;
+    r.guard_ = guard;
+    return r;
+  }
+  // Gives up ownership: returns the name; the caller must destroy or move the right.
+  [[nodiscard]] mach_port_name_t release() noexcept {
+    mach_port_name_t n = name_;
+    name_ = MACH_PORT_NULL;
+    guarded_ = false;
+    guard_ = 0;
+    return n;
+  }
+  // Destroys the port now; the right becomes empty.
+  void reset() noexcept;
+
+  mach_port_name_t name() const noexcept { return name_; }
+  bool valid() const noexcept { return MACH_PORT_VALID(name_); }
+  explicit operator bool() const noexcept { return valid(); }
+  bool guarded() const noexcept { return guarded_; }
+  mach_port_context_t guard() const noexcept { return guard_; }
+
+  // A new send right (insert_right MAKE_SEND; make-send count +1). It shares this name.
+  result<send_right> make_send() const noexcept;
+  // A new send-once right under a fresh name (extract_right MAKE_SEND_ONCE).
+  result<send_once_right> make_send_once() const noexcept;
+
+  // Attributes. Errors are the kernel's (KERN_INVALID_NAME, KERN_INVALID_RIGHT, ...).
+  result<mach_port_msgcount_t> queue_limit() const noexcept;
+  // KERN_INVALID_VALUE above MACH_PORT_QLIMIT_MAX; the old limit stays.
+  result<void> set_queue_limit(mach_port_msgcount_t limit) const noexcept;
+  result<port_status> status() const noexcept;
+  result<mach_port_msgcount_t> message_count() const noexcept;
+  result<mach_port_mscount_t> make_send_count() const noexcept;
+  result<void> set_make_send_count(mach_port_mscount_t mscount) const noexcept;
+  result<mach_port_seqno_t> seqno() const noexcept;
+  result<void> set_seqno(mach_port_seqno_t seqno) const noexcept;
+  // The context (0 for a strictly guarded port). Setting it fails on a guarded port.
+  result<mach_port_context_t> context() const noexcept;
+  result<void> set_context(mach_port_context_t context) const noexcept;
+
+  // Guards an unguarded port with context 0 (mach_port_guard). Errors: KERN_INVALID_ARGUMENT.
+  result<void> guard_with(mach_port_context_t guard, bool strict = false) noexcept;
+  // Removes the guard (mach_port_unguard with the remembered guard).
+  result<void> unguard() noexcept;
+
+  friend bool operator==(const receive_right& a, const receive_right& b) noexcept {
+    return a.name_ == b.name_;
+  }
+
+ private:
+  mach_port_name_t name_ = MACH_PORT_NULL;
+  bool guarded_ = false;
+  mach_port_context_t guard_ = 0;
+};
+
+// What receive_right::construct returns: the receive right and, with insert_send_right, a
+// send right under the same name (else empty).
+struct constructed_port {
+  receive_right receive;
+  send_right send;
+};
+
+// Identity: a send right and the receive right of the same port share one name in a space.
+inline bool same_port(const receive_right& r, const send_right& s) noexcept {
+  return r.valid() && r.name() == s.name();
+}
+
+}  // namespace machport
+
+template <>
+struct std::hash<machport::receive_right> {
+  std::size_t operator()(const machport::receive_right& r) const noexcept {
+    return std::hash<mach_port_name_t>{}(r.name());
+  }
+};
