@@ -340,7 +340,7 @@ BOOST_FIXTURE_TEST_CASE(mo_immovable_receive_two_tasks, two_tasks) {
     BOOST_TEST(d.name != MACH_PORT_NULL);
     BOOST_TEST(unsigned(d.type) == static_cast<unsigned>(MACH_MSG_GUARDED_PORT_DESCRIPTOR));
     BOOST_TEST(unsigned(d.disposition) == static_cast<unsigned>(MACH_MSG_TYPE_PORT_RECEIVE));
-    BOOST_TEST(d.context == ctx);
+    BOOST_TEST(copy_of(d.context) == ctx);
     mach_port_status_t st = status_of(d.name);
     BOOST_TEST((st.mps_flags & MACH_PORT_STATUS_FLAG_GUARD_IMMOVABLE_RECEIVE) != 0u);
     BOOST_TEST((st.mps_flags & MACH_PORT_STATUS_FLAG_GUARDED) != 0u);

@@ -174,7 +174,7 @@ void descriptor_guarded_port(bool pseudo_receive) {
       BOOST_TEST(unsigned(msg.dsc.disposition) == static_cast<unsigned>(MACH_MSG_TYPE_PORT_RECEIVE));
       BOOST_TEST(msg.dsc.name == port);
       const auto ctx = reinterpret_cast<mach_port_context_t>(&msg);
-      BOOST_TEST(msg.dsc.context == ctx);
+      BOOST_TEST(copy_of(msg.dsc.context) == ctx);
       BOOST_TEST((unsigned(msg.dsc.flags) & MACH_MSG_GUARD_FLAGS_UNGUARDED_ON_SEND) == 0u);
       mach_port_status_t st = status_of(port);
       BOOST_TEST((st.mps_flags & MACH_PORT_STATUS_FLAG_GUARDED) != 0u);
@@ -338,7 +338,7 @@ BOOST_FIXTURE_TEST_CASE(mach_msg_trailer, leak_check) {
         BOOST_TEST(std::memcmp(&buf.trailer.msgh_audit, &audit, sizeof audit) == 0);
       }
       if (c.size > offsetof(mach_msg_max_trailer_t, msgh_context)) {
-        BOOST_TEST(buf.trailer.msgh_context == default_context);
+        BOOST_TEST(copy_of(buf.trailer.msgh_context) == default_context);
       }
       if (c.size > offsetof(mach_msg_max_trailer_t, msgh_ad)) {
         BOOST_TEST(buf.trailer.msgh_ad == 0);
@@ -409,7 +409,7 @@ BOOST_FIXTURE_TEST_CASE(guarded_descriptor_without_rcv_option, leak_check) {
   BOOST_TEST(!name_exists(port));
   BOOST_TEST_REQUIRE(t_receive(rcv_name, &msg.header, sizeof msg, 0) == MACH_MSG_SUCCESS);
   BOOST_TEST(msg.dsc.name == MACH_PORT_NULL);
-  BOOST_TEST(msg.dsc.context == 0u);
+  BOOST_TEST(copy_of(msg.dsc.context) == 0u);
   BOOST_TEST(!name_exists(port));
   BOOST_TEST(mach_port_destruct(self(), rcv_name, -1, 0) == KERN_SUCCESS);
 }
@@ -660,7 +660,7 @@ BOOST_FIXTURE_TEST_CASE(ool_copy_option_and_zero_size, leak_check) {
                      MACH_MSG_SUCCESS);
   BOOST_TEST_REQUIRE(t_receive(p, &msg.header, sizeof msg) == MACH_MSG_SUCCESS);
   BOOST_TEST(msg.dsc.size == 0u);
-  BOOST_TEST(msg.dsc.address == nullptr);
+  BOOST_TEST(copy_of(msg.dsc.address) == nullptr);
   BOOST_TEST(mach_port_destruct(self(), p, -1, 0) == KERN_SUCCESS);
 }
 

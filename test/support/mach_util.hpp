@@ -25,6 +25,13 @@ inline constexpr mach_msg_timeout_t guard_ms = 10000;
 
 inline mach_port_t self() { return mach_task_self(); }
 
+// A copy of a (possibly misaligned, packed) message field: BOOST_TEST binds its operands by
+// reference, which UBSan rejects for the 64-bit fields of 4-byte-packed descriptors/trailers.
+template <class T>
+T copy_of(T value) {
+  return value;
+}
+
 // A fresh receive right (no send rights).
 inline mach_port_name_t make_receive() {
   mach_port_name_t name = MACH_PORT_NULL;
