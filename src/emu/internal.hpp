@@ -40,7 +40,8 @@ void free_name_locked(space* s, mach_port_name_t name);            // drops entr
 entry& new_entry_locked(space* s, mach_port_name_t name);
 
 inline bool is_reserved_name(mach_port_name_t n) {
-  return n == task_self_name || n == bootstrap_name;
+  return n == task_self_name || n == bootstrap_name || n == host_self_name ||
+         n == thread_self_name;
 }
 
 // Ports and sets.

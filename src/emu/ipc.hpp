@@ -120,15 +120,18 @@ struct space {
   // send-once). Maintained by the core; use find_port_name_locked.
   std::map<const port*, mach_port_name_t> port_names;
   std::vector<mach_port_index_t> free_indices;  // LIFO, as XNU's entry free list
-  mach_port_index_t next_index = 3;             // 1, 2 hold the reserved names
+  mach_port_index_t next_index = 5;             // 1..4 hold the reserved names
   audit_token_t audit{};
   security_token_t security{};
   std::string name;
 };
 
-// Reserved names, identical in every space and never listed (index 1 and 2, gen 3).
+// Reserved names, identical in every space and never listed (index 1..4, gen 3): send rights
+// to kernel objects that are not emulated beyond their identity.
 constexpr mach_port_name_t task_self_name = 0x103;
 constexpr mach_port_name_t bootstrap_name = 0x203;
+constexpr mach_port_name_t host_self_name = 0x303;
+constexpr mach_port_name_t thread_self_name = 0x403;
 
 // A message in flight, in kernel form: rights and memory are owned here, not named.
 struct kdesc {
@@ -261,7 +264,7 @@ void destroy_kmsg_locked(kmsg_ptr m);
 void kernel_send_locked(kmsg_ptr m);
 // Library functions: [B] mach_msg, mach_msg_overwrite, mach_msg_destroy, mach_port_peek,
 // kq_first_message_locked, kq_receive_locked. [A] mach_msg_send, mach_msg_receive,
-// mach_msg_server_once, mach_msg_server, mach_voucher_deallocate (wrappers in libsyscall.cpp).
+// mach_msg_server_once, mach_msg_server, mach_voucher_deallocate (wrappers in misc.cpp).
 
 // ---- provided by msg.cpp for the port API (rights.cpp / space.cpp) --------------------------
 // mach_port_set_attributes(LIMITS): sets qlimit and wakes up to (new - old) blocked senders.

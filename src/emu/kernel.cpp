@@ -6,6 +6,8 @@
 #include <mutex>
 #include <unistd.h>
 
+#include <cstring>
+
 #include "internal.hpp"
 
 namespace machport_emu::detail {
@@ -26,6 +28,8 @@ space* make_space_locked(const task_options& opts) {
   auto s = std::make_unique<space>();
   s->task = k.next_task_id++;
   s->name = opts.name;
+  // Fresh pids for created tasks, never the real process's pid (the initial task's).
+  if (k.next_pid == unsigned(::getpid())) ++k.next_pid;
   const unsigned pid = k.next_pid++;
   s->audit.val[0] = opts.uid;  // auid
   s->audit.val[1] = opts.uid;  // euid
@@ -50,7 +54,13 @@ space* initial_space_locked() {
     o.name = "initial";
     o.uid = ::geteuid();
     o.gid = ::getegid();
-    k.initial = make_space_locked(o)->task;
+    space* s = make_space_locked(o);
+    // The initial task is the real process: its own pid and real ids in the audit token.
+    s->audit.val[3] = ::getuid();
+    s->audit.val[4] = ::getgid();
+    s->audit.val[5] = unsigned(::getpid());
+    s->audit.val[6] = unsigned(::getpid());
+    k.initial = s->task;
   }
   return k.spaces.at(k.initial).get();
 }
@@ -94,7 +104,7 @@ mach_port_name_t find_port_name_locked(space* s, const port* p) {
 }
 
 bool index_in_use_locked(space* s, mach_port_index_t i) {
-  if (i == index_of(task_self_name) || i == index_of(bootstrap_name)) return true;
+  if (i >= 1 && i <= index_of(thread_self_name)) return true;  // reserved names
   auto g = s->generations.find(i);
   return g != s->generations.end() && s->entries.count(make_name(i, g->second)) != 0;
 }
@@ -242,7 +252,32 @@ security_token_t task_security_token(task_id t) {
 extern "C" {
 mach_port_t bootstrap_port = machport_emu::detail::bootstrap_name;
 
-mach_port_t mach_task_self(void) { return machport_emu::detail::task_self_name; }
+mach_port_t mach_task_self_ = machport_emu::detail::task_self_name;
+
+mach_port_t mach_host_self(void) { return machport_emu::detail::host_self_name; }
+mach_port_t mach_thread_self(void) { return machport_emu::detail::thread_self_name; }
+
+kern_return_t task_info(task_name_t target_task, task_flavor_t flavor, task_info_t out,
+                        mach_msg_type_number_t* count) {
+  using namespace machport_emu::detail;
+  std::lock_guard g(kernel_mutex());
+  space* s = space_for_task_locked(target_task);
+  if (!s) return MACH_SEND_INVALID_DEST;
+  switch (flavor) {
+    case TASK_SECURITY_TOKEN:
+      if (*count < TASK_SECURITY_TOKEN_COUNT) return KERN_INVALID_ARGUMENT;
+      std::memcpy(out, &s->security, sizeof s->security);
+      *count = TASK_SECURITY_TOKEN_COUNT;
+      return KERN_SUCCESS;
+    case TASK_AUDIT_TOKEN:
+      if (*count < TASK_AUDIT_TOKEN_COUNT) return KERN_INVALID_ARGUMENT;
+      std::memcpy(out, &s->audit, sizeof s->audit);
+      *count = TASK_AUDIT_TOKEN_COUNT;
+      return KERN_SUCCESS;
+    default:
+      return KERN_INVALID_ARGUMENT;
+  }
+}
 
 boolean_t mach_task_is_self(task_name_t task) {
   return task == machport_emu::detail::task_self_name;

@@ -1,5 +1,6 @@
-// The emulated kqueue: kqueue(), kevent(), kevent64() with EVFILT_MACHPORT (spec §6) and
-// EVFILT_READ on another emulated kqueue (nesting), plus the close() family interposition that
+// The emulated kqueue: kqueue(), kevent(), kevent64() with EVFILT_MACHPORT (spec §6),
+// EVFILT_READ on another emulated kqueue (nesting), EVFILT_READ / EVFILT_WRITE on ordinary
+// descriptors (pipes, sockets, eventfds...: readiness from poll()) and EVFILT_USER, plus the close() family interposition that
 // releases a kqueue when its descriptor is closed.
 //
 // Model (bsd/kern/kern_event.c + osfmk/ipc/ipc_pset.c, simplified to one kernel lock):
@@ -17,11 +18,23 @@
 // * The descriptor is an eventfd whose counter is non-zero exactly while the kqueue has a
 //   deliverable knote, so poll()/epoll see it readable. Each kevent() that leaves events
 //   pending writes it again, so an edge-triggered epoll watcher gets a fresh edge.
+//   LIMIT: knotes on ordinary descriptors (kind fd) are not tracked between calls (Linux has
+//   no readiness callback without a watcher thread): kevent() polls them itself, and a blocked
+//   kevent() waits in poll() on them plus a private wake eventfd (kernel lock dropped), but
+//   they never make the kqueue's eventfd readable, nor a parent kqueue's EVFILT_READ fire.
+//   EVFILT_USER knotes do count. An EV_CLEAR fd knote is approximated (poll() is level-
+//   triggered): it reports again when readiness returns or `data` changes, and a blocked
+//   kevent() does not wait on one already reported and still ready.
 //
 // Deliberate differences from macOS, and what is not emulated:
-// * Filters other than EVFILT_MACHPORT, and EVFILT_READ on another emulated kqueue: EV_ADD
-//   fails with ENOTSUP (EBADF for a closed descriptor, EINVAL for EVFILT_WRITE on a kqueue,
-//   EINVAL for a filter number outside the table); other actions on them give ENOENT.
+// * EVFILT_TIMER, EVFILT_PROC, EVFILT_VNODE, EVFILT_SIGNAL...: EV_ADD fails with ENOTSUP
+//   (EINVAL for a filter number outside the table); other actions give ENOENT. For
+//   EVFILT_READ / EVFILT_WRITE: EBADF for a bad descriptor, EINVAL for EVFILT_WRITE on a
+//   kqueue. fd knotes: `data` is FIONREAD for reads (1 where unsupported), 1 for writes; EV_EOF
+//   on POLLHUP / POLLRDHUP / POLLERR; NOTE_LOWAT, EV_OOBAND and EV_VANISHED are ignored.
+//   Closing a watched descriptor through close()/close_range()/dup2()/dup3() drops its knotes
+//   (knote_fdclose); a descriptor closed behind our back is dropped at the next scan (POLLNVAL)
+//   unless its number was reused meanwhile.
 // * kevent_qos / kevent_id / workloops / KEVENT_FLAG_WORKQ (ENOTSUP); QoS; signals never
 //   interrupt a wait (no EINTR); MACH_RCV_SYNC_PEEK is accepted and ignored.
 // * Knotes are keyed by (registering task, ident, filter): one kqueue can watch ports of
@@ -40,12 +53,15 @@
 #include "kq_interface.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -65,7 +81,9 @@ namespace machport_emu::detail {
 
 struct kqueue_state;
 
-enum class knote_kind : std::uint8_t { machport, kqread };
+// machport: EVFILT_MACHPORT. kqread: EVFILT_READ on another emulated kqueue. fd: EVFILT_READ /
+// EVFILT_WRITE on any other descriptor (readiness polled). user: EVFILT_USER.
+enum class knote_kind : std::uint8_t { machport, kqread, fd, user };
 
 struct knote {
   kqueue_state* kq = nullptr;
@@ -88,6 +106,13 @@ struct knote {
   bool suppressed = false;          // processed by the current scan
   bool queued = false;              // in kq->queue
   std::list<knote*>::iterator queue_pos;
+  // fd: EV_CLEAR bookkeeping (poll() is level-triggered; an EV_CLEAR knote reports again only
+  // when readiness returns or `data` changes).
+  bool fd_reported = false;
+  std::int64_t fd_last = 0;
+  // user: triggered (filt_user's FILTER_ACTIVE) and the data echoed back (kn_sdata).
+  bool user_triggered = false;
+  std::int64_t user_data = 0;
 };
 
 struct kqueue_state {
@@ -107,6 +132,9 @@ struct kqueue_state {
       knotes;
   std::vector<knote*> watchers;  // EVFILT_READ knotes (in other kqueues) watching this one
   std::condition_variable cv;    // kevent() waiters, with kernel_mutex()
+  std::size_t nfd = 0;           // knotes of kind fd: waiters then poll() instead of cv
+  std::size_t fd_rr = 0;         // round-robin start for scanning fd knotes
+  std::vector<int> pollers;      // private eventfds of kevent() calls blocked in poll()
 };
 
 }  // namespace machport_emu::detail
@@ -153,6 +181,27 @@ std::unordered_map<int, std::shared_ptr<kqueue_state>>& table() {
 
 int raw_close(int fd) { return static_cast<int>(::syscall(SYS_close, fd)); }
 
+// descriptor -> fd knotes (every kqueue) watching it: close() drops them (knote_fdclose).
+std::unordered_map<int, std::vector<knote*>>& fd_index() {
+  static auto* t = new std::unordered_map<int, std::vector<knote*>>();
+  return *t;
+}
+
+// Kicks kevent() calls blocked in poll() so they rescan / rebuild their descriptor set.
+void wake_pollers(kqueue_state* kq) {
+  for (int w : kq->pollers) {
+    std::uint64_t one = 1;
+    (void)!::write(w, &one, sizeof one);
+  }
+}
+
+void unindex_fd_knote(knote* kn) {
+  auto it = fd_index().find(static_cast<int>(kn->ident));
+  if (it == fd_index().end()) return;
+  std::erase(it->second, kn);
+  if (it->second.empty()) fd_index().erase(it);
+}
+
 bool same_file(const kqueue_state* kq) {
   struct stat st {};
   if (::fstat(kq->fd, &st) != 0) return false;
@@ -171,6 +220,10 @@ bool has_data(const knote* kn) {
       return kn->obj != nullptr && kq_first_message_locked(kn->owner, kn->obj) != MACH_PORT_NULL;
     case knote_kind::kqread:
       return kn->child != nullptr && kn->child->deliverable_count > 0;
+    case knote_kind::fd:
+      return false;  // polled by the scan itself, never queued (see scan_fd_knotes)
+    case knote_kind::user:
+      return kn->user_triggered;
   }
   return false;
 }
@@ -204,7 +257,10 @@ void sync_fd(kqueue_state* kq, bool edge) {
 
 // The kqueue went from no deliverable knote to some, or back.
 void count_changed(kqueue_state* kq, bool now_nonzero) {
-  if (now_nonzero) kq->cv.notify_all();
+  if (now_nonzero) {
+    kq->cv.notify_all();
+    wake_pollers(kq);
+  }
   if (!kq->scanning) sync_fd(kq, false);
   // Parents watching this kqueue with EVFILT_READ (depth bounded by kMaxNestedKq).
   if (kq->watchers.empty()) return;
@@ -252,6 +308,10 @@ void drop_knote(knote* kn) {
     std::erase(w, kn);
     kn->child = nullptr;
   }
+  if (kn->kind == knote_kind::fd) {
+    unindex_fd_knote(kn);
+    --kq->nfd;
+  }
   bool was_deliverable = kn->deliverable;
   kn->deliverable = false;
   auto range = kq->knotes.equal_range(
@@ -279,7 +339,9 @@ void destroy_kqueue_locked(const std::shared_ptr<kqueue_state>& kq) {
       std::erase(kn->child->watchers, kn.get());
       kn->child = nullptr;
     }
+    if (kn->kind == knote_kind::fd) unindex_fd_knote(kn.get());
   }
+  kq->nfd = 0;
   kq->queue.clear();
   kq->knotes.clear();
   kq->deliverable_count = 0;
@@ -291,6 +353,7 @@ void destroy_kqueue_locked(const std::shared_ptr<kqueue_state>& kq) {
     drop_knote(w);
   }
   kq->cv.notify_all();  // blocked kevent() calls return EBADF
+  wake_pollers(kq.get());
   auto it = table().find(kq->fd);
   if (it != table().end() && it->second == kq) table().erase(it);
   g_live.fetch_sub(1, std::memory_order_relaxed);
@@ -347,13 +410,14 @@ int attach_new(kqueue_state* kq, std::uint32_t owner, bool have_owner, kev_t& ke
     }
     case EVFILT_READ:
     case EVFILT_WRITE: {
-      // fd-based filters: only another emulated kqueue, read side, is supported.
+      // Another emulated kqueue (read side only), or any other descriptor (polled).
       int fd = static_cast<int>(kev.ident);
       if (kev.ident > static_cast<std::uint64_t>(INT32_MAX)) return EBADF;
       std::shared_ptr<kqueue_state> target = lookup_locked(fd);
       if (!target) {
         if (::fcntl(fd, F_GETFD) < 0) return EBADF;
-        return ENOTSUP;  // pipes, sockets, files...: not emulated
+        kind = knote_kind::fd;
+        break;
       }
       if (kev.filter != EVFILT_READ || target.get() == kq) return EINVAL;
       // Ceiling protocol against cycles and deep nesting (kqueue_kqfilter).
@@ -369,8 +433,11 @@ int attach_new(kqueue_state* kq, std::uint32_t owner, bool have_owner, kev_t& ke
       kind = knote_kind::kqread;
       break;
     }
+    case EVFILT_USER:
+      kind = knote_kind::user;
+      break;
     default:
-      return ENOTSUP;  // EVFILT_TIMER, EVFILT_USER, EVFILT_PROC, ...: not emulated
+      return ENOTSUP;  // EVFILT_TIMER, EVFILT_PROC, EVFILT_VNODE, ...: not emulated
   }
 
   auto owned = std::make_unique<knote>();
@@ -391,9 +458,18 @@ int attach_new(kqueue_state* kq, std::uint32_t owner, bool have_owner, kev_t& ke
   if (kind == knote_kind::machport) {
     kn->obj = obj;
     kq_attach_locked(obj, kn);
-  } else {
+  } else if (kind == knote_kind::kqread) {
     kn->child = child;
     child->watchers.push_back(kn);
+  } else if (kind == knote_kind::fd) {
+    fd_index()[static_cast<int>(kn->ident)].push_back(kn);
+    ++kq->nfd;
+    kq->cv.notify_all();  // condition-variable waiters switch to poll()
+    wake_pollers(kq);     // poll() waiters add the new descriptor
+  } else {
+    // filt_userattach: NOTE_TRIGGER at attach fires at once; data is echoed back.
+    kn->user_triggered = (kev.fflags & NOTE_TRIGGER) != 0;
+    kn->user_data = kev.data;
   }
   kn->active = has_data(kn);  // attaching to a non-empty queue activates at once
   update(kn);
@@ -450,6 +526,18 @@ int register_change(kqueue_state* kq, kev_t& kev) {
     kn->ext[0] = kev.ext[0];
     kn->ext[1] = kev.ext[1];
     result_active = has_data(kn);
+  } else if (kn->kind == knote_kind::user) {
+    // filt_usertouch: fflags control, data, trigger.
+    std::uint32_t ff = kev.fflags & NOTE_FFLAGSMASK;
+    switch (kev.fflags & NOTE_FFCTRLMASK) {
+      case NOTE_FFAND: kn->sfflags &= ff; break;
+      case NOTE_FFOR: kn->sfflags |= ff; break;
+      case NOTE_FFCOPY: kn->sfflags = ff; break;
+      default: break;  // NOTE_FFNOP
+    }
+    kn->user_data = kev.data;
+    if (kev.fflags & NOTE_TRIGGER) kn->user_triggered = true;
+    result_active = has_data(kn);
   } else {
     result_active = has_data(kn);
   }
@@ -457,6 +545,10 @@ int register_change(kqueue_state* kq, kev_t& kev) {
   if (kev.flags & EV_DISABLE) kn->disabled = true;
   if ((kev.flags & EV_ENABLE) && kn->disabled) kn->disabled = false;
   if (result_active) kn->active = true;  // a touch never deactivates
+  if (kn->kind == knote_kind::fd && !kn->disabled) {
+    kn->fd_reported = false;  // re-enabled / re-added: report the current state again
+    wake_pollers(kq);
+  }
   update(kn);
   return 0;
 }
@@ -484,6 +576,14 @@ bool process(knote* kn, kev_t& ev) {
   ev.ext[1] = kn->ext[1];
   if (kn->flags & EV_EOF) return true;  // the last event of a vanished port or set
 
+  if (kn->kind == knote_kind::user) {
+    if (!kn->user_triggered) return false;
+    ev.fflags = kn->sfflags;
+    ev.data = kn->user_data;
+    if (kn->flags & EV_CLEAR) kn->user_triggered = false;
+    return true;
+  }
+  if (kn->kind == knote_kind::fd) return false;  // reported by scan_fd_knotes
   if (kn->kind == knote_kind::kqread) {
     if (kn->child == nullptr || kn->child->deliverable_count == 0) return false;
     ev.data = static_cast<std::int64_t>(kn->child->deliverable_count);
@@ -536,6 +636,81 @@ bool process(knote* kn, kev_t& ev) {
   return true;
 }
 
+// ---- fd knotes (EVFILT_READ / EVFILT_WRITE on ordinary descriptors) ------------------------
+// Linux gives no callback when a pipe or socket becomes ready, so fd knotes are not tracked
+// between calls: each scan polls them (after the queued knotes), and a blocked kevent() waits
+// in poll() on them (see kevent_common). They never count in deliverable_count, so the kqueue's
+// own eventfd, and EVFILT_READ on this kqueue from another one, reflect the other knotes only.
+
+short fd_poll_events(const knote* kn) {
+  return static_cast<short>(kn->filter == EVFILT_READ ? (POLLIN | POLLRDHUP) : POLLOUT);
+}
+
+// Whether a blocked kevent() should poll this knote's descriptor. An EV_CLEAR knote already
+// reported and still ready is left out (poll() would return at once): more data on it is
+// noticed only at the next scan, not by a blocked kevent().
+bool fd_knote_waitable(const knote* kn) {
+  return kn->kind == knote_kind::fd && !kn->disabled && !kn->deferdelete &&
+         !((kn->flags & EV_CLEAR) && kn->fd_reported);
+}
+
+template <class Emit>
+int scan_fd_knotes(kqueue_state* kq, int n, int max, Emit& emit) {
+  std::vector<knote*> kns;
+  for (auto& [key, kn] : kq->knotes) {
+    if (kn->kind == knote_kind::fd && !kn->disabled && !kn->deferdelete) kns.push_back(kn.get());
+  }
+  if (kns.empty()) return n;
+  // Rotate the start so a busy descriptor cannot starve the others when `max` is small.
+  std::size_t start = kq->fd_rr++ % kns.size();
+  std::rotate(kns.begin(), kns.begin() + static_cast<std::ptrdiff_t>(start), kns.end());
+  std::vector<pollfd> pfds(kns.size());
+  for (std::size_t i = 0; i < kns.size(); ++i) {
+    pfds[i] = pollfd{static_cast<int>(kns[i]->ident), fd_poll_events(kns[i]), 0};
+  }
+  if (::poll(pfds.data(), pfds.size(), 0) < 0) return n;
+  for (std::size_t i = 0; i < kns.size(); ++i) {
+    knote* kn = kns[i];
+    short re = pfds[i].revents;
+    if (re & POLLNVAL) {  // closed behind our back (not through close()): knote_fdclose
+      drop_knote(kn);
+      continue;
+    }
+    bool read = kn->filter == EVFILT_READ;
+    bool ready = read ? (re & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)) != 0
+                      : (re & (POLLOUT | POLLHUP | POLLERR)) != 0;
+    if (!ready) {
+      kn->fd_reported = false;
+      continue;
+    }
+    if (n >= max) continue;
+    bool eof = (re & (POLLHUP | POLLRDHUP | POLLERR)) != 0;
+    std::int64_t data = 1;
+    if (read) {
+      int avail = 0;
+      if (::ioctl(pfds[i].fd, FIONREAD, &avail) == 0) data = avail;
+    }
+    if ((kn->flags & EV_CLEAR) && kn->fd_reported && data == kn->fd_last) continue;
+    kev_t ev;
+    ev.ident = kn->ident;
+    ev.filter = kn->filter;
+    ev.flags = static_cast<std::uint16_t>(kn->flags | (eof ? EV_EOF : 0));
+    ev.data = data;
+    ev.udata = kn->udata;
+    ev.ext[0] = kn->ext[0];
+    ev.ext[1] = kn->ext[1];
+    kn->fd_reported = true;
+    kn->fd_last = data;
+    emit(n++, ev);
+    if (kn->flags & EV_ONESHOT) {
+      drop_knote(kn);
+    } else if (kn->flags & EV_DISPATCH) {
+      kn->disabled = true;
+    }
+  }
+  return n;
+}
+
 // kqueue_process: up to `max` events, each knote at most once.
 template <class Emit>
 int scan_locked(kqueue_state* kq, int max, Emit&& emit) {
@@ -574,6 +749,7 @@ int scan_locked(kqueue_state* kq, int max, Emit&& emit) {
       update(kn);
     }
   }
+  if (n < max && kq->nfd > 0) n = scan_fd_knotes(kq, n, max, emit);
   for (knote* kn : suppressed) {
     kn->suppressed = false;
     update(kn);
@@ -652,6 +828,18 @@ int kevent_common(int fd, const In* changes, int nchanges, Out* events, int neve
   }
 
   auto emit = [&](int index, const kev_t& ev) { events[index] = to_out(ev); };
+  // With fd knotes a waiter blocks in poll() on their descriptors plus a private eventfd that
+  // every wakeup source (a knote becoming deliverable, close, fd knote changes) writes.
+  struct poller {
+    kqueue_state* kq;
+    int fd = -1;
+    explicit poller(kqueue_state* k) : kq(k) {}
+    ~poller() {  // runs before `lock` is released (declared after it)
+      if (fd < 0) return;
+      std::erase(kq->pollers, fd);
+      raw_close(fd);
+    }
+  } waiter(kq.get());
   for (;;) {
     if (kq->closed) return fail(EBADF);
     int n = scan_locked(kq.get(), nevents, emit);
@@ -660,10 +848,34 @@ int kevent_common(int fd, const In* changes, int nchanges, Out* events, int neve
     if (!forever && clock::now() >= deadline) return 0;
     // Wait for a knote to become deliverable (or the kqueue to be closed), then rescan.
     kq->verified = false;
-    if (forever) {
-      kq->cv.wait(lock, [&] { return kq->closed || kq->deliverable_count > 0; });
-    } else if (!kq->cv.wait_until(lock, deadline,
-                                  [&] { return kq->closed || kq->deliverable_count > 0; })) {
+    if (kq->nfd > 0) {
+      if (waiter.fd < 0) {
+        waiter.fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (waiter.fd < 0) return fail(errno);
+        kq->pollers.push_back(waiter.fd);
+      }
+      std::vector<pollfd> pfds;
+      pfds.push_back(pollfd{waiter.fd, POLLIN, 0});
+      for (auto& [key, kn] : kq->knotes) {
+        if (fd_knote_waitable(kn.get())) {
+          pfds.push_back(pollfd{static_cast<int>(kn->ident), fd_poll_events(kn.get()), 0});
+        }
+      }
+      int ms = -1;
+      if (!forever) {
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now()).count();
+        ms = left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : static_cast<int>(left);
+      }
+      lock.unlock();
+      (void)::poll(pfds.data(), pfds.size(), ms);  // EINTR: just rescan
+      lock.lock();
+      std::uint64_t value = 0;
+      (void)!::read(waiter.fd, &value, sizeof value);
+    } else if (forever) {
+      kq->cv.wait(lock, [&] { return kq->closed || kq->deliverable_count > 0 || kq->nfd > 0; });
+    } else if (!kq->cv.wait_until(lock, deadline, [&] {
+                 return kq->closed || kq->deliverable_count > 0 || kq->nfd > 0;
+               })) {
       return 0;
     }
     if (kq->closed) return fail(EBADF);
@@ -723,8 +935,28 @@ struct kevent64_s to_kevent64(const kev_t& ev) {
   return k;
 }
 
+// `fd` is being closed (or replaced): its fd knotes go away silently (knote_fdclose) and
+// waiters polling it rebuild their descriptor sets.
+void fd_closed_locked(int fd) {
+  auto it = fd_index().find(fd);
+  if (it == fd_index().end()) return;
+  std::vector<knote*> doomed = it->second;
+  for (knote* kn : doomed) {
+    kqueue_state* kq = kn->kq;
+    drop_knote(kn);
+    wake_pollers(kq);
+  }
+}
+
 // Releases every kqueue whose descriptor number is in [first, last].
 void release_range_locked(unsigned first, unsigned last) {
+  std::vector<int> watched;
+  for (auto& [fd, kns] : fd_index()) {
+    if (static_cast<unsigned>(fd) >= first && static_cast<unsigned>(fd) <= last) {
+      watched.push_back(fd);
+    }
+  }
+  for (int fd : watched) fd_closed_locked(fd);
   std::vector<std::shared_ptr<kqueue_state>> doomed;
   for (auto& [fd, kq] : table()) {
     if (static_cast<unsigned>(fd) >= first && static_cast<unsigned>(fd) <= last) {
@@ -815,6 +1047,7 @@ extern "C" int close(int fd) {
       std::shared_ptr<kqueue_state> kq = it->second;
       destroy_kqueue_locked(kq);
     }
+    fd_closed_locked(fd);
   }
   // The number is freed only after the table entry is gone, so kqueue() cannot race it.
   return raw_close(fd);
@@ -832,6 +1065,7 @@ extern "C" int dup3(int oldfd, int newfd, int flags) noexcept {
       std::shared_ptr<kqueue_state> kq = it->second;
       destroy_kqueue_locked(kq);  // newfd now names oldfd's file
     }
+    fd_closed_locked(newfd);
   }
   return r;
 }

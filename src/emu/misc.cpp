@@ -2,10 +2,14 @@
 // convenience wrappers, libbsm accessors, NDR_record and the kernel tokens.
 #include <bootstrap.h>
 #include <bsm/libbsm.h>
+#include <machport_emu/task.hpp>
 #include <mach/mach.h>
+#include <mach/mach_time.h>
+#include <time.h>
 
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <string>
 
 #include "internal.hpp"
@@ -245,56 +249,79 @@ kern_return_t mach_voucher_deallocate(mach_port_name_t voucher) {
   return mach_port_deallocate(mach_task_self(), voucher);
 }
 
-// One receive + demux + reply, as libsyscall's mach_msg_server_once.
+// One receive + demux + reply, as libsyscall's mach_msg_server_once (libsyscall/mach/mach_msg.c).
 mach_msg_return_t mach_msg_server_once(boolean_t (*demux)(mach_msg_header_t*, mach_msg_header_t*),
                                        mach_msg_size_t max_size, mach_port_t rcv_name,
                                        mach_msg_options_t options) {
-  const mach_msg_size_t trailer = REQUESTED_TRAILER_SIZE(options);
-  const vm_size_t size = round_page(max_size + trailer);
-  vm_address_t req_addr = 0, rep_addr = 0;
-  if (vm_allocate(mach_task_self(), &req_addr, size, VM_FLAGS_ANYWHERE) != KERN_SUCCESS)
-    return MACH_RCV_INVALID_DATA;  // libsyscall returns the vm error; close enough
-  if (vm_allocate(mach_task_self(), &rep_addr, size, VM_FLAGS_ANYWHERE) != KERN_SUCCESS) {
-    vm_deallocate(mach_task_self(), req_addr, size);
-    return MACH_RCV_INVALID_DATA;
+  options &= ~(MACH_SEND_MSG | MACH_RCV_MSG | MACH_RCV_VOUCHER);
+  const mach_msg_size_t trailer_alloc = REQUESTED_TRAILER_SIZE(options);
+  mach_msg_size_t request_alloc = mach_msg_size_t(round_page(max_size + trailer_alloc));
+  // Without MACH_RCV_LARGE the receive limit is exactly max_size + trailer: a bigger request is
+  // MACH_RCV_TOO_LARGE (and destroyed by the kernel).
+  mach_msg_size_t request_size =
+      (options & MACH_RCV_LARGE) ? request_alloc : max_size + trailer_alloc;
+  const mach_msg_size_t reply_alloc = mach_msg_size_t(
+      round_page((options & MACH_SEND_TRAILER) ? (max_size + MAX_TRAILER_SIZE) : max_size));
+
+  vm_address_t rep_addr = 0, req_addr = 0;
+  kern_return_t kr = vm_allocate(mach_task_self(), &rep_addr, reply_alloc, VM_FLAGS_ANYWHERE);
+  if (kr != KERN_SUCCESS) return kr;
+  mach_msg_return_t mr;
+  for (;;) {
+    kr = vm_allocate(mach_task_self(), &req_addr, request_alloc, VM_FLAGS_ANYWHERE);
+    if (kr != KERN_SUCCESS) {
+      vm_deallocate(mach_task_self(), rep_addr, reply_alloc);
+      return kr;
+    }
+    mr = mach_msg(reinterpret_cast<mach_msg_header_t*>(req_addr), MACH_RCV_MSG | options, 0,
+                  request_size, rcv_name, MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL);
+    if (!(mr == MACH_RCV_TOO_LARGE && (options & MACH_RCV_LARGE))) break;
+    // The message stayed queued and msgh_size says how big it is: grow and receive again.
+    const mach_msg_size_t grown = mach_msg_size_t(
+        round_page(reinterpret_cast<mach_msg_header_t*>(req_addr)->msgh_size + trailer_alloc));
+    vm_deallocate(mach_task_self(), req_addr, request_alloc);
+    request_size = request_alloc = grown;
   }
   auto* req = reinterpret_cast<mig_reply_error_t*>(req_addr);
   auto* rep = reinterpret_cast<mig_reply_error_t*>(rep_addr);
-  const mach_msg_option_t rcv_opts =
-      MACH_RCV_MSG | (options & ~(MACH_SEND_MSG | MACH_RCV_MSG | MACH_RCV_VOUCHER));
-  mach_msg_return_t mr =
-      mach_msg(&req->Head, rcv_opts, 0, mach_msg_size_t(size), rcv_name, MACH_MSG_TIMEOUT_NONE,
-               MACH_PORT_NULL);
   if (mr == MACH_MSG_SUCCESS) {
     (void)(*demux)(&req->Head, &rep->Head);
-    if (!(rep->Head.msgh_bits & MACH_MSGH_BITS_COMPLEX)) {
-      if (rep->RetCode == MIG_NO_REPLY) {
-        rep->Head.msgh_remote_port = MACH_PORT_NULL;
-      } else if (rep->RetCode != KERN_SUCCESS && (req->Head.msgh_bits & MACH_MSGH_BITS_COMPLEX)) {
-        // The request's rights and memory are ours to free when the server failed.
-        req->Head.msgh_remote_port = MACH_PORT_NULL;
-        mach_msg_destroy(&req->Head);
-      }
+    // A complex reply carries a descriptor count where RetCode would be: treat it as success.
+    const kern_return_t ret =
+        (rep->Head.msgh_bits & MACH_MSGH_BITS_COMPLEX) ? KERN_SUCCESS : rep->RetCode;
+    if (ret == MIG_NO_REPLY) {
+      rep->Head.msgh_remote_port = MACH_PORT_NULL;
+    } else if (ret != KERN_SUCCESS) {
+      // Destroy the request, but not its reply port (MIG moved it into the reply).
+      req->Head.msgh_remote_port = MACH_PORT_NULL;
+      mach_msg_destroy(&req->Head);
     }
-    if (rep->Head.msgh_remote_port == MACH_PORT_NULL) {
-      if (rep->Head.msgh_bits & MACH_MSGH_BITS_COMPLEX) mach_msg_destroy(&rep->Head);
-    } else {
+    if (rep->Head.msgh_remote_port != MACH_PORT_NULL) {
+      // A send right could block forever on a client that does not receive: time out.
       const mach_msg_option_t send_opts =
-          MACH_SEND_MSG | (options & ~(MACH_SEND_MSG | MACH_RCV_MSG | MACH_RCV_TIMEOUT |
-                                       MACH_RCV_LARGE | MACH_RCV_VOUCHER | MACH_RCV_TRAILER_MASK)) |
-          (MACH_MSGH_BITS_REMOTE(rep->Head.msgh_bits) == MACH_MSG_TYPE_MOVE_SEND_ONCE ? 0
-                                                                                     : MACH_SEND_TIMEOUT);
+          (MACH_MSGH_BITS_REMOTE(rep->Head.msgh_bits) == MACH_MSG_TYPE_MOVE_SEND_ONCE)
+              ? (MACH_SEND_MSG | options)
+              : (MACH_SEND_MSG | MACH_SEND_TIMEOUT | options);
       mr = mach_msg(&rep->Head, send_opts, rep->Head.msgh_size, 0, MACH_PORT_NULL,
                     MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL);
-      if (mr == MACH_SEND_INVALID_DEST || mr == MACH_SEND_TIMED_OUT) {
+      if (mr == MACH_SEND_INVALID_DEST || mr == MACH_SEND_TIMED_OUT ||
+          mr == MACH_SEND_INTERRUPTED) {
+        // mach_msg_destroy does not handle the local port.
+        const mach_port_name_t local = rep->Head.msgh_local_port;
+        if (MACH_PORT_VALID(local)) {
+          const mach_msg_type_name_t lt = MACH_MSGH_BITS_LOCAL(rep->Head.msgh_bits);
+          if (lt == MACH_MSG_TYPE_MOVE_SEND || lt == MACH_MSG_TYPE_MOVE_SEND_ONCE) {
+            (void)mach_port_deallocate(mach_task_self(), local);
+            rep->Head.msgh_local_port = MACH_PORT_NULL;
+          }
+        }
         mach_msg_destroy(&rep->Head);
-        if (mr == MACH_SEND_TIMED_OUT) mr = MACH_MSG_SUCCESS;
+        mr = MACH_MSG_SUCCESS;
       }
-      if (mr == MACH_SEND_INVALID_DEST) mr = MACH_MSG_SUCCESS;
     }
   }
-  vm_deallocate(mach_task_self(), req_addr, size);
-  vm_deallocate(mach_task_self(), rep_addr, size);
+  (void)vm_deallocate(mach_task_self(), req_addr, request_alloc);
+  (void)vm_deallocate(mach_task_self(), rep_addr, reply_alloc);
   return mr;
 }
 
@@ -317,5 +344,98 @@ gid_t audit_token_to_rgid(audit_token_t t) { return t.val[4]; }
 pid_t audit_token_to_pid(audit_token_t t) { return pid_t(t.val[5]); }
 au_asid_t audit_token_to_asid(audit_token_t t) { return au_asid_t(t.val[6]); }
 int audit_token_to_pidversion(audit_token_t t) { return int(t.val[7]); }
+
+}  // extern "C"
+
+// ---- MIG reply port -------------------------------------------------------------------------
+
+namespace {
+// Per thread and per task (a thread can run as several tasks via task_scope).
+thread_local std::map<std::uint32_t, mach_port_name_t> tls_reply_ports;
+}  // namespace
+
+extern "C" {
+
+mach_port_t mig_get_reply_port(void) {
+  const auto task = machport_emu::current_task();
+  auto it = tls_reply_ports.find(task);
+  if (it != tls_reply_ports.end()) {
+    mach_port_type_t t = 0;
+    if (mach_port_type(mach_task_self(), it->second, &t) == KERN_SUCCESS &&
+        (t & MACH_PORT_TYPE_RECEIVE))
+      return it->second;
+    tls_reply_ports.erase(it);
+  }
+  mach_port_name_t name = MACH_PORT_NULL;
+  if (mach_port_allocate(mach_task_self(), MACH_PORT_RIGHT_RECEIVE, &name) != KERN_SUCCESS)
+    return MACH_PORT_NULL;
+  tls_reply_ports[task] = name;
+  return name;
+}
+
+void mig_dealloc_reply_port(mach_port_t reply_port) {
+  const auto task = machport_emu::current_task();
+  auto it = tls_reply_ports.find(task);
+  if (it != tls_reply_ports.end() && it->second == reply_port) tls_reply_ports.erase(it);
+  (void)mach_port_mod_refs(mach_task_self(), reply_port, MACH_PORT_RIGHT_RECEIVE, -1);
+}
+
+void mig_put_reply_port(mach_port_t reply_port) { (void)reply_port; }
+
+}  // extern "C"
+
+// ---- traps, special ports, time ---------------------------------------------------------------
+
+extern "C" {
+
+mach_port_name_t mach_reply_port(void) {
+  mach_port_name_t name = MACH_PORT_NULL;
+  if (mach_port_allocate(mach_task_self(), MACH_PORT_RIGHT_RECEIVE, &name) != KERN_SUCCESS)
+    return MACH_PORT_NULL;
+  return name;
+}
+
+mach_port_name_t task_self_trap(void) { return task_self_name; }
+mach_port_name_t host_self_trap(void) { return host_self_name; }
+mach_port_name_t thread_self_trap(void) { return thread_self_name; }
+
+kern_return_t task_get_special_port(task_inspect_t task, int which_port, mach_port_t* special_port) {
+  {
+    std::lock_guard g(kernel_mutex());
+    if (!space_for_task_locked(task)) return MACH_SEND_INVALID_DEST;
+  }
+  switch (which_port) {
+    case TASK_KERNEL_PORT:
+    case TASK_NAME_PORT:
+    case TASK_INSPECT_PORT:
+    case TASK_READ_PORT:
+      *special_port = task_self_name;
+      return KERN_SUCCESS;
+    case TASK_HOST_PORT:
+      *special_port = host_self_name;
+      return KERN_SUCCESS;
+    case TASK_BOOTSTRAP_PORT:
+      *special_port = bootstrap_name;
+      return KERN_SUCCESS;
+    default:
+      return KERN_INVALID_ARGUMENT;
+  }
+}
+
+static uint64_t clock_ns(clockid_t c) {
+  timespec ts{};
+  ::clock_gettime(c, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+kern_return_t mach_timebase_info(mach_timebase_info_t info) {
+  info->numer = 1;  // mach_absolute_time counts nanoseconds here
+  info->denom = 1;
+  return KERN_SUCCESS;
+}
+uint64_t mach_absolute_time(void) { return clock_ns(CLOCK_MONOTONIC); }
+uint64_t mach_approximate_time(void) { return clock_ns(CLOCK_MONOTONIC_COARSE); }
+uint64_t mach_continuous_time(void) { return clock_ns(CLOCK_BOOTTIME); }
+uint64_t mach_continuous_approximate_time(void) { return clock_ns(CLOCK_BOOTTIME); }
 
 }  // extern "C"

@@ -6,6 +6,11 @@
 //
 // Everything runs under kernel_mutex(); a thread only releases it while blocked on a condition
 // variable (full queue, empty queue).
+//
+// Not emulated: vouchers (any voucher name with a non-zero disposition is
+// MACH_SEND_INVALID_VOUCHER), importance / QoS bits, signals (no *_INTERRUPTED), kobject
+// destinations, mach_msg2 vectors and aux data, 32-bit layouts. "Bad user memory" means an
+// unmapped range (mincore), not an unreadable one.
 #include <mach/mach.h>
 
 #include <sys/mman.h>
@@ -1027,14 +1032,23 @@ mach_msg_return_t receive_on_locked(std::unique_lock<std::mutex>* lk, space* sp,
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout);
   bool timed_out = false;
   while (!r.done && obj->active && obj->generation == gen) {
-    if (option & MACH_RCV_TIMEOUT) {
-      if (obj->receivers.wait_until(*lk, deadline) == std::cv_status::timeout && !r.done &&
-          obj->active && obj->generation == gen) {
-        timed_out = true;
-        break;
-      }
-    } else {
+    bool expired = false;
+    if (option & MACH_RCV_TIMEOUT)
+      expired = obj->receivers.wait_until(*lk, deadline) == std::cv_status::timeout;
+    else
       obj->receivers.wait(*lk);
+    if (r.done || !obj->active || obj->generation != gen) break;
+    // A message can become available without a hand-over: a port with queued messages was
+    // added to the set we wait on (ipc_mqueue_add_locked hands those to waiters too).
+    if (port* p = first_port_locked(obj)) {
+      auto it = std::find(obj->rcv_waiters.begin(), obj->rcv_waiters.end(), &r);
+      if (it != obj->rcv_waiters.end()) obj->rcv_waiters.erase(it);
+      select_locked(p, is_set, option, rcv_size, r);
+      break;
+    }
+    if (expired) {
+      timed_out = true;
+      break;
     }
   }
   if (!r.done) {

@@ -132,7 +132,7 @@ void fill_status(port* p, mach_port_status_t* st) {
   st->mps_seqno = p->seqno;
   st->mps_mscount = p->mscount;
   st->mps_qlimit = p->qlimit;
-  st->mps_msgcount = mach_port_msgcount_t(p->messages.size());
+  st->mps_msgcount = mqueue_count_locked(p);
   st->mps_sorights = p->sorights;
   st->mps_srights = p->srights > 0;
   st->mps_pdrequest = p->pdrequest.p != nullptr;
@@ -160,7 +160,8 @@ kern_return_t destroy_name_locked(space* s, mach_port_name_t name, bool check_gu
     free_name_locked(s, name);
     return KERN_SUCCESS;
   }
-  if ((e.type & MACH_PORT_TYPE_RECEIVE) && check_guard && e.p->guarded)
+  // ipc_right_destroy: only a guard with a non-zero value protects the receive right.
+  if ((e.type & MACH_PORT_TYPE_RECEIVE) && check_guard && e.p->guarded && e.p->context != 0)
     return KERN_INVALID_RIGHT;  // + fatal kGUARD_EXC_DESTROY on a real kernel
   if (e.type & MACH_PORT_TYPE_SEND_ONCE) {
     drop_send_once_right(s, name, e);
@@ -242,6 +243,22 @@ kern_return_t mach_port_allocate_name(ipc_space_t task, mach_port_right_t right,
       right != MACH_PORT_RIGHT_DEAD_NAME)
     return KERN_INVALID_VALUE;
   return allocate_right(s, right, &name, true);
+}
+
+kern_return_t mach_port_allocate_qos(ipc_space_t task, mach_port_right_t right, mach_port_qos_t* qos,
+                                     mach_port_name_t* name) {
+  KA_ENTER(task);
+  if (!qos || !name) return KERN_INVALID_ARGUMENT;
+  if (qos->name && right != MACH_PORT_RIGHT_RECEIVE && right != MACH_PORT_RIGHT_PORT_SET &&
+      right != MACH_PORT_RIGHT_DEAD_NAME)
+    return KERN_INVALID_VALUE;
+  return allocate_right(s, right, name, qos->name != 0);
+}
+
+kern_return_t mach_port_allocate_full(ipc_space_t task, mach_port_right_t right, mach_port_t proto,
+                                      mach_port_qos_t* qos, mach_port_name_t* name) {
+  if (proto != MACH_PORT_NULL) return KERN_INVALID_VALUE;  // XNU: subsystems are gone
+  return mach_port_allocate_qos(task, right, qos, name);
 }
 
 kern_return_t mach_port_type(ipc_space_t task, mach_port_name_t name, mach_port_type_t* ptype) {
@@ -449,6 +466,8 @@ kern_return_t mach_port_destruct(ipc_space_t task, mach_port_name_t name, mach_p
   if (p->guarded && guard != p->context) return KERN_INVALID_ARGUMENT;  // + fatal EXC_GUARD
   if (srdelta) {
     if (mach_port_urefs_t(-srdelta) > e.urefs) return KERN_INVALID_VALUE;
+    // Pegged urefs only move when all of them are released at once.
+    if (e.urefs == 0xFFFF && srdelta != -0xFFFF) srdelta = 0;
     const mach_port_urefs_t u = e.urefs - mach_port_urefs_t(-srdelta);
     if (u == 0) drop_send_right(s, name, e);
     else e.urefs = u;
@@ -464,7 +483,7 @@ kern_return_t mach_port_guard(ipc_space_t task, mach_port_name_t name, mach_port
   port* p = nullptr;
   kern_return_t kr = translate_receive(s, name, &p);
   if (kr != KERN_SUCCESS) return kr;
-  if (p->guarded || p->context != 0) return KERN_INVALID_ARGUMENT;
+  if (p->context != 0) return KERN_INVALID_ARGUMENT;  // mach_port_guard_locked checks only this
   p->guarded = true;
   p->context = guard;
   p->strict_guard = strict != 0;
@@ -475,11 +494,10 @@ kern_return_t mach_port_guard_with_flags(ipc_space_t task, mach_port_name_t name
                                          mach_port_context_t guard, uint64_t flags) {
   KA_ENTER(task);
   if (!MACH_PORT_VALID(name)) return KERN_INVALID_NAME;
-  if (flags & ~std::uint64_t(MPG_STRICT | MPG_IMMOVABLE_RECEIVE)) return KERN_INVALID_ARGUMENT;
-  port* p = nullptr;
+  port* p = nullptr;  // unknown flag bits are ignored, as in XNU
   kern_return_t kr = translate_receive(s, name, &p);
   if (kr != KERN_SUCCESS) return kr;
-  if (p->guarded || p->context != 0) return KERN_INVALID_ARGUMENT;
+  if (p->context != 0) return KERN_INVALID_ARGUMENT;
   p->guarded = true;
   p->context = guard;
   p->strict_guard = (flags & MPG_STRICT) != 0;
@@ -634,9 +652,7 @@ kern_return_t mach_port_set_attributes(ipc_space_t task, mach_port_name_t name,
       if (q > MACH_PORT_QLIMIT_MAX) return KERN_INVALID_VALUE;
       if (!MACH_PORT_VALID(name)) return KERN_INVALID_RIGHT;
       if ((kr = translate_receive(s, name, &p)) != KERN_SUCCESS) return kr;
-      const bool raised = q > p->qlimit;
-      p->qlimit = q;
-      if (raised) p->senders.notify_all();
+      mqueue_set_qlimit_locked(p, q);  // wakes up to (new - old) blocked senders
       return KERN_SUCCESS;
     }
     case MACH_PORT_DNREQUESTS_SIZE:
@@ -759,9 +775,8 @@ kern_return_t mach_port_insert_right(ipc_space_t task, mach_port_name_t name, ma
     }
     return KERN_SUCCESS;
   }
-  if (!MACH_PORT_VALID(poly)) return KERN_INVALID_VALUE;
-  if (polyPoly < MACH_MSG_TYPE_MOVE_RECEIVE || polyPoly > MACH_MSG_TYPE_MAKE_SEND_ONCE)
-    return KERN_INVALID_VALUE;
+  // The trap copies poly in first (unknown/NULL/DEAD poly → INVALID_NAME, bad disposition →
+  // INVALID_RIGHT); only then is the name checked.
   kright r;
   kern_return_t kr = copyin_right_locked(s, poly, polyPoly, r, copyin_reason::api);
   if (kr != KERN_SUCCESS) return kr;
@@ -838,38 +853,43 @@ kern_return_t mach_port_request_notification(ipc_space_t task, mach_port_name_t 
     }
     case MACH_NOTIFY_DEAD_NAME:
     case MACH_NOTIFY_SEND_POSSIBLE: {
+      // ipc_right_request_alloc.
       const bool sp = msgid == MACH_NOTIFY_SEND_POSSIBLE;
       if (!MACH_PORT_VALID(name)) return fail(KERN_INVALID_ARGUMENT);
       if (is_reserved_name(name)) return fail(KERN_INVALID_RIGHT);
       entry* e = lookup_entry_locked(s, name);
       if (!e) return fail(KERN_INVALID_NAME);
-      if (check_dead_locked(s, name, *e)) {
-        if (!sp || !n.p) return fail(KERN_INVALID_ARGUMENT);
-        // Send-possible on a dead name: immediate dead-name notification, carrying a uref.
+      if (!n.p && !e->has_request) break;  // nothing to do or undo
+      if ((e->type & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_SEND_ONCE | MACH_PORT_TYPE_RECEIVE)) &&
+          !check_dead_locked(s, name, *e)) {
+        port* p = e->p.get();
+        cancel_request_locked(s, name, *e, &prev);  // any previous request is replaced
+        if (!n.p) break;
+        if (sp && sync != 0 &&
+            ((e->type & MACH_PORT_TYPE_SEND_ONCE) || p->msgcount < p->qlimit)) {  // !ip_full
+          send_notification_locked(std::move(n), MACH_NOTIFY_SEND_POSSIBLE, name);
+          break;
+        }
+        dead_name_request req;
+        req.requester = s;
+        req.name = name;
+        req.notify = std::move(n);
+        req.send_possible = sp;
+        req.armed = sp && sync != 0;
+        p->dnrequests.push_back(std::move(req));
+        e->has_request = true;
+        break;
+      }
+      if (sp && n.p && (e->type & MACH_PORT_TYPE_DEAD_NAME)) {
+        // Send-possible on a dead name: an immediate dead-name notification, which carries
+        // a uref.
         if (e->urefs < 0xFFFF) ++e->urefs;
         send_notification_locked(std::move(n), MACH_NOTIFY_DEAD_NAME, name);
         break;
       }
-      if (!(e->type & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_SEND_ONCE | MACH_PORT_TYPE_RECEIVE)))
-        return fail(KERN_INVALID_RIGHT);
-      port* p = e->p.get();
-      // Replace (or cancel) this name's request.
-      if (e->has_request) cancel_request_locked(s, name, *e, &prev);
-      if (!n.p) break;
-      if (sp && sync != 0 &&
-          ((e->type & MACH_PORT_TYPE_SEND_ONCE) || p->messages.size() < p->qlimit)) {
-        send_notification_locked(std::move(n), MACH_NOTIFY_SEND_POSSIBLE, name);
-        break;
-      }
-      dead_name_request req;
-      req.requester = s;
-      req.name = name;
-      req.notify = std::move(n);
-      req.send_possible = sp;
-      req.armed = sp && sync != 0;
-      p->dnrequests.push_back(std::move(req));
-      e->has_request = true;
-      break;
+      return fail((e->type & (MACH_PORT_TYPE_PORT_RIGHTS | MACH_PORT_TYPE_DEAD_NAME))
+                      ? KERN_INVALID_ARGUMENT
+                      : KERN_INVALID_RIGHT);
     }
     default:
       return fail(KERN_INVALID_VALUE);

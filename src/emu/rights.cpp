@@ -225,8 +225,7 @@ void destroy_pset_by_name_locked(space* s, mach_port_name_t name) {
     p->sets.erase(std::remove(p->sets.begin(), p->sets.end(), ps.get()), p->sets.end());
   }
   ps->members.clear();
-  ++ps->generation;
-  ps->receivers.notify_all();
+  ipc_object_changed_locked(ps.get());
   vanish_knotes_locked(ps.get());
 }
 
@@ -242,8 +241,7 @@ void detach_receive_locked(port* p) {
   p->context = 0;
   p->guarded = false;
   p->strict_guard = false;
-  ++p->generation;
-  p->receivers.notify_all();
+  ipc_object_changed_locked(p);  // blocked receivers: MACH_RCV_PORT_CHANGED
   vanish_knotes_locked(p);
 }
 
@@ -264,25 +262,20 @@ void destroy_receive_locked(const port_ref& pr) {
     release_send_once_locked(p);
   }
   p->active = false;
-  ++p->generation;
-  p->receivers.notify_all();
   vanish_knotes_locked(p);
-  // The armed no-senders request is destroyed, not fired: send-once notification.
+  // Same order as ipc_port_destroy: queued messages die (with every right they carry), then
+  // the armed no-senders request is destroyed, not fired (a send-once notification), then
+  // every dead-name / send-possible request gets MACH_NOTIFY_DEAD_NAME. The requester's entry
+  // keeps has_request, which becomes the +1 uref at lazy conversion.
+  mqueue_port_dead_locked(p);  // wakes senders/receivers, destroys every queued message
   if (p->nsrequest.p) {
     kright n = std::move(p->nsrequest);
     p->nsrequest = kright{};
     destroy_kright_locked(n);
   }
-  // Dead-name (and send-possible) requests: MACH_NOTIFY_DEAD_NAME to each requester. The
-  // requester's entry keeps has_request, which becomes the +1 uref at lazy conversion.
   auto reqs = std::move(p->dnrequests);
   p->dnrequests.clear();
   for (auto& r : reqs) send_notification_locked(std::move(r.notify), MACH_NOTIFY_DEAD_NAME, r.name);
-  // Queued messages die with every right they carry.
-  auto msgs = std::move(p->messages);
-  p->messages.clear();
-  for (auto& m : msgs) destroy_kmsg_locked(std::move(m));
-  p->senders.notify_all();
 }
 
 void destroy_receive_by_name_locked(space* s, mach_port_name_t name) {
@@ -633,18 +626,15 @@ void fire_send_possible_locked(port* p) {
 // ---- task exit ----------------------------------------------------------------------------
 
 void terminate_space_locked(space* s) {
-  // Like ipc_space_terminate: every name released as on process exit. Sets first, then the
-  // rest in name order; destroy_name_locked handles each kind with its notifications.
+  // ipc_space_terminate: receive rights first (fewer notifications into this space), then
+  // everything else, each in table (name) order, as on process exit.
   s->active = false;  // nothing may be copied out into the space from now on
   std::vector<mach_port_name_t> names;
-  for (auto& [n, e] : s->entries) names.push_back(n);
-  for (mach_port_name_t n : names) {
-    entry* e = lookup_entry_locked(s, n);
-    if (e && (e->type & MACH_PORT_TYPE_PORT_SET)) destroy_pset_by_name_locked(s, n);
-  }
+  for (auto& [n, e] : s->entries)
+    if (e.type & MACH_PORT_TYPE_RECEIVE) names.push_back(n);
+  for (mach_port_name_t n : names)
+    if (lookup_entry_locked(s, n)) destroy_name_locked(s, n, false);
   while (!s->entries.empty()) destroy_name_locked(s, s->entries.begin()->first, false);
-  // Requests this space registered on other ports die with it (their notify rights too).
-  // They were cancelled per name above; nothing else refers to s now.
 }
 
 }  // namespace machport_emu::detail

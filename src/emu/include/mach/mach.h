@@ -13,6 +13,11 @@
 #include <mach/message.h>
 #include <mach/ndr.h>
 #include <mach/mach_port.h>
+#include <mach/task.h>
+#include <mach/task_special_ports.h>
+#include <mach/mach_traps.h>
+#include <mach/mach_interface.h>
+#include <mach/mig.h>
 #include <mach/mach_init.h>
 #include <mach/vm_map.h>
 #include <mach/mach_error.h>

@@ -7,12 +7,16 @@
 #include <mach/vm_page_size.h>
 
 __BEGIN_DECLS
-/* The calling thread's current task's name for itself. The SDK spells this as a macro over the
- * global mach_task_self_; here each emulated task has its own, so it is a function. The value
- * is the same reserved name in every space. (The SDK's current_task() macro is left out: it
- * would clash with machport_emu::current_task.) */
-extern mach_port_t mach_task_self(void);
+/* The calling thread's task's name for itself. Every emulated space names its own task port
+ * with the same reserved name, so, as in the SDK, it is a global read through a macro. */
+extern mach_port_t mach_task_self_;
+#define mach_task_self() mach_task_self_
+/* (The SDK's current_task() macro is left out: it would clash with machport_emu::current_task.) */
 extern boolean_t mach_task_is_self(task_name_t task);
+/* Reserved send-right names (same in every space) for the host and the calling thread. They
+ * only identify; no host or thread interface is emulated. Deallocating them is a no-op. */
+extern mach_port_t mach_host_self(void);
+extern mach_port_t mach_thread_self(void);
 
 /* The reserved bootstrap name, the same in every emulated space. */
 extern mach_port_t bootstrap_port;

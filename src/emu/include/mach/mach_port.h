@@ -23,6 +23,11 @@ kern_return_t mach_port_type(ipc_space_t task, mach_port_name_t name, mach_port_
 kern_return_t mach_port_allocate_name(ipc_space_t task, mach_port_right_t right,
                                       mach_port_name_t name);
 kern_return_t mach_port_allocate(ipc_space_t task, mach_port_right_t right, mach_port_name_t *name);
+/* qos->name: allocate under *name (as mach_port_allocate_name); qos->prealloc is ignored. */
+kern_return_t mach_port_allocate_qos(ipc_space_t task, mach_port_right_t right, mach_port_qos_t *qos,
+                                     mach_port_name_t *name);
+kern_return_t mach_port_allocate_full(ipc_space_t task, mach_port_right_t right, mach_port_t proto,
+                                      mach_port_qos_t *qos, mach_port_name_t *name);
 kern_return_t mach_port_destroy(ipc_space_t task, mach_port_name_t name);
 kern_return_t mach_port_deallocate(ipc_space_t task, mach_port_name_t name);
 kern_return_t mach_port_get_refs(ipc_space_t task, mach_port_name_t name, mach_port_right_t right,

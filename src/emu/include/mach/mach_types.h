@@ -11,6 +11,7 @@
 #include <mach/vm_prot.h>
 #include <mach/vm_statistics.h>
 #include <mach/vm_types.h>
+#include <mach/vm_param.h>
 
 typedef mach_port_t task_t;
 typedef mach_port_t task_name_t;

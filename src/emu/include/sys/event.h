@@ -1,12 +1,17 @@
 /* kqueue / kevent for the emulated XNU kernel (machport_emu, Linux only).
  *
  * Our own declarations: names, types, layouts and values follow the macOS SDK so that code
- * written for <sys/event.h> on macOS compiles unchanged. Only EVFILT_MACHPORT on Mach receive
- * rights and port sets, and EVFILT_READ on another emulated kqueue (nesting), are implemented;
- * every other filter is rejected with ENOTSUP (see src/emu/kqueue.cpp for the exact rules).
+ * written for <sys/event.h> on macOS compiles unchanged. Implemented: EVFILT_MACHPORT on Mach
+ * receive rights and port sets, EVFILT_READ on another emulated kqueue (nesting), EVFILT_READ /
+ * EVFILT_WRITE on ordinary descriptors (pipes, sockets...; readiness from poll()) and
+ * EVFILT_USER; every other filter is rejected with ENOTSUP (see src/emu/kqueue.cpp for the
+ * exact rules).
  *
  * The kqueue descriptor is a real Linux file descriptor: poll()/epoll report it readable
- * exactly while it has deliverable events, so another reactor can watch it. Close it with
+ * exactly while it has deliverable Mach, nested-kqueue or EVFILT_USER events, so another
+ * reactor can watch it. Knotes on ordinary descriptors do NOT make it readable (they are
+ * polled by kevent() itself): a reactor watching the kqueue descriptor must watch those
+ * descriptors too. Close it with
  * close() (interposed by machport_emu), close_range(), dup2() or dup3(); nothing else releases
  * the emulated kqueue. glibc has no <sys/event.h>, so nothing here clashes with it. */
 #ifndef MACHPORT_EMU_SYS_EVENT_H
