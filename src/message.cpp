@@ -24,6 +24,7 @@ std::unique_ptr<std::uint64_t[]> allocate_storage(std::size_t bytes) {
 }
 
 namespace {
+// Releases a right the message or builder owns by its MOVE_* disposition.
 void release_port(mach_port_name_t name, std::uint8_t disposition) noexcept {
   switch (disposition) {
     case disp_move_receive: release_receive(name, false, 0); break;
@@ -207,25 +208,13 @@ void message_builder::release_all() noexcept {
   for (auto& d : descriptors_) {
     switch (d.type) {
       case detail::type_port:
-        if (d.disposition == detail::disp_move_receive) {
-          detail::release_receive(d.name, false, 0);
-        } else if (d.disposition == detail::disp_move_send ||
-                   d.disposition == detail::disp_move_send_once) {
-          detail::release_name(d.name);
-        }
+        detail::release_port(d.name, d.disposition);
         break;
       case detail::type_ool:
         if (d.deallocate) detail::release_memory(d.address, d.count);
         break;
       case detail::type_ool_ports:
-        for (auto n : d.names) {
-          if (d.disposition == detail::disp_move_receive) {
-            detail::release_receive(n, false, 0);
-          } else if (d.disposition == detail::disp_move_send ||
-                     d.disposition == detail::disp_move_send_once) {
-            detail::release_name(n);
-          }
-        }
+        for (auto n : d.names) detail::release_port(n, d.disposition);
         break;
       case detail::type_guarded_port:
         detail::release_receive(d.name, true, d.address);

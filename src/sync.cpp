@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <vector>
 
 namespace machport {
 namespace {
@@ -72,6 +73,109 @@ mach_port_name_t normalize_pseudo_received(std::byte* buf, std::size_t length) n
   return (bits & MACH_MSGH_BITS_REMOTE_MASK) != 0 ? dest : MACH_PORT_NULL;
 }
 
+// The kernel copies the header rights in before the descriptors, and a descriptor that fails
+// then (MACH_SEND_INVALID_RIGHT) leaves the message half destroyed: the header rights and the
+// descriptors before it are gone, the rest untouched, and which is which cannot be read back
+// reliably. So every port right the message names is checked first, in the kernel's order and
+// with the kernel's rules (§4.3), simulating what each copy-in consumes. A message that passes
+// can then fail after the header only if another thread changes these names meanwhile, or on
+// what user space cannot see (an immovable receive right, a guard mismatch).
+class right_checker {
+ public:
+  // Whether `name` can be copied in with `disposition` after everything checked before it.
+  bool take(mach_port_name_t name, std::uint8_t disposition) {
+    if (!MACH_PORT_VALID(name)) return true;  // NULL and DEAD pass through with any disposition
+    entry* e = find(name);
+    if (e == nullptr) return false;
+    const bool dead = (e->type & MACH_PORT_TYPE_DEAD_NAME) != 0;
+    switch (disposition) {
+      case detail::disp_copy_send:
+        return dead || ((e->type & MACH_PORT_TYPE_SEND) != 0 && e->urefs > 0);
+      case detail::disp_move_send:
+        if (!dead && (e->type & MACH_PORT_TYPE_SEND) == 0) return false;
+        if (e->urefs == 0) return false;
+        if (e->urefs != 0xFFFF) --e->urefs;  // pegged urefs do not go down
+        return true;
+      case detail::disp_move_send_once:
+        if (!dead && (e->type & MACH_PORT_TYPE_SEND_ONCE) == 0) return false;
+        if (e->gone) return false;
+        e->gone = true;
+        return true;
+      case detail::disp_make_send:
+      case detail::disp_make_send_once:
+        return (e->type & MACH_PORT_TYPE_RECEIVE) != 0 && !e->receive_moved;
+      case detail::disp_move_receive:
+        if ((e->type & MACH_PORT_TYPE_RECEIVE) == 0 || e->receive_moved) return false;
+        e->receive_moved = true;
+        return true;
+      default:
+        return false;  // not a disposition the kernel accepts in a descriptor
+    }
+  }
+
+ private:
+  struct entry {
+    mach_port_name_t name;
+    mach_port_type_t type;
+    mach_port_urefs_t urefs;  // send or dead-name urefs still available
+    bool gone;                // the send-once right (or dead name) was moved already
+    bool receive_moved;
+  };
+
+  entry* find(mach_port_name_t name) {
+    for (auto& e : entries_) {
+      if (e.name == name) return &e;
+    }
+    mach_port_type_t type = 0;
+    if (mach_port_type(mach_task_self(), name, &type) != KERN_SUCCESS) return nullptr;
+    mach_port_urefs_t urefs = 0;
+    const mach_port_right_t right = (type & MACH_PORT_TYPE_DEAD_NAME) != 0 ? MACH_PORT_RIGHT_DEAD_NAME
+                                                                           : MACH_PORT_RIGHT_SEND;
+    if ((type & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_DEAD_NAME)) != 0 &&
+        mach_port_get_refs(mach_task_self(), name, right, &urefs) != KERN_SUCCESS) {
+      return nullptr;
+    }
+    entries_.push_back(entry{name, type, urefs, false, false});
+    return &entries_.back();
+  }
+
+  std::vector<entry> entries_;
+};
+
+// Checks every descriptor right of an outgoing message sent to `dest` (see right_checker).
+bool rights_would_copy_in(const std::byte* buf, std::size_t length, mach_port_name_t dest,
+                          std::uint8_t dest_disp) {
+  const std::uint32_t bits = load32(buf);
+  if ((bits & MACH_MSGH_BITS_COMPLEX) == 0) return true;  // only the header: checked before copy-in
+  right_checker check;
+  const std::uint8_t reply_disp = (bits >> 8) & 0x1f;
+  // The kernel checks the destination and reply rights before it copies anything in; they are
+  // simulated only for what they take away from the descriptors after them.
+  (void)check.take(dest, dest_disp);
+  if (reply_disp != 0) (void)check.take(load32(buf + 12), reply_disp);
+  bool ok = true;
+  const auto e = detail::walk(buf, length, [&](const detail::raw_descriptor& d) {
+    if (!ok) return;
+    switch (d.type) {
+      case detail::type_port:
+      case detail::type_guarded_port:
+        ok = check.take(d.name, d.disposition);
+        break;
+      case detail::type_ool_ports:
+        if (d.count > 16383) {  // the kernel rejects this before any copy-in (TOO_LARGE)
+          break;
+        }
+        for (mach_port_name_t n : detail::read_port_names(d.address, d.count)) {
+          if (!(ok = check.take(n, d.disposition))) break;
+        }
+        break;
+      default:
+        break;
+    }
+  });
+  return ok || e != message_errc::success;  // a malformed message: the kernel rejects it first
+}
+
 // Sends with `dest` / `disposition` as destination. On return, `returned_dest` holds the
 // destination name the kernel handed back in a pseudo-receive (or NULL).
 result<void> do_send(mach_port_name_t dest, std::uint8_t disposition, message& msg,
@@ -83,6 +187,10 @@ result<void> do_send(mach_port_name_t dest, std::uint8_t disposition, message& m
   if (msg.current_state() != message::state::outgoing) return message_errc::bad_header_bits;
   std::byte* buf = detail::message_access::data(msg);
   const std::size_t capacity = detail::message_access::capacity(msg);
+  // Refused here, the message and the destination stay untouched and owned by the caller.
+  if (!rights_would_copy_in(buf, capacity, dest, disposition)) {
+    return make_msg_error(MACH_SEND_INVALID_RIGHT);
+  }
   const std::uint32_t bits = load32(buf);
   // Each send names its own destination; the header carries none between sends.
   store32(buf, (bits & ~static_cast<std::uint32_t>(MACH_MSGH_BITS_REMOTE_MASK)) | disposition);

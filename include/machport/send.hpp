@@ -23,9 +23,17 @@ namespace machport {
 //  - errors found before any right was copied in (MACH_SEND_INVALID_DEST, _INVALID_REPLY,
 //    _INVALID_HEADER, _INVALID_TYPE, _MSG_TOO_SMALL, _TOO_LARGE, _INVALID_DATA,
 //    _INVALID_VOUCHER): unchanged.
-// After any other error (MACH_SEND_INVALID_RIGHT, _INVALID_MEMORY, ...|MACH_MSG_VM_KERNEL)
-// the kernel has already destroyed the header rights and an unknown part of the body; `msg`
-// is empty and nothing more is released (what is left cannot be told apart).
+//  - MACH_SEND_INVALID_RIGHT found by the library before calling the kernel: every right the
+//    message names (reply and descriptors, OOL port arrays included) is checked first against
+//    this task's space in the kernel's order (a moved uref is no longer there for a later
+//    descriptor), because the kernel would fail only after destroying the header rights and
+//    the descriptors before the bad one. `msg` and `dest` are unchanged.
+// After any other error (MACH_SEND_INVALID_RIGHT from the kernel itself, _INVALID_MEMORY,
+// ...|MACH_MSG_VM_KERNEL) the kernel has already destroyed the header rights and the
+// descriptors before the failing one; `msg` is empty. This needs another thread changing the
+// message's names during the send, an immovable or guard-mismatched receive right, or OOL
+// memory that is not mapped (a borrowed span always is): the descriptors after the failing
+// one cannot be told apart reliably and are not released.
 // A message that is not outgoing (empty, or received) gives message_errc::empty_message /
 // bad_header_bits and is left untouched.
 result<void> send(const send_right& dest, message&& msg,

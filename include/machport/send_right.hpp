@@ -25,8 +25,11 @@ class send_right {
   send_right() noexcept = default;
   ~send_right() { reset(); }
 
-  // Adds a uref. If the kernel refuses (the uref count is pegged, or the name vanished), the
-  // copy is empty rather than sharing a uref it does not own.
+  // Adds a uref. If the kernel refuses (the name vanished, or the send right is gone), the
+  // copy is empty rather than sharing a uref it does not own. Once the name's urefs reach
+  // 0xFFFF the kernel pegs them and ignores +1 and -1 alike: copies and destructions are then
+  // both no-ops, so no uref is ever released twice, and the right lives until the task ends
+  // or mach_port_mod_refs(SEND, -0xFFFF) (as in XNU).
   send_right(const send_right& other) noexcept;
   send_right& operator=(const send_right& other) noexcept;
   send_right(send_right&& other) noexcept : name_(other.name_) { other.name_ = MACH_PORT_NULL; }

@@ -165,7 +165,7 @@ result<void> fill(parsed_message& p, T& out) {
       if (!ok) return;  // offsets below are only right while every earlier one matched
       auto& d = p.descriptors()[i];
       // (parse checked that every descriptor lies within msgh_size.)
-  // The descriptor type byte tells a plain port from a guarded one (both parse as rights).
+      // The descriptor type byte tells a plain port from a guarded one (both parse as rights).
       std::size_t off = 28;
       for (std::size_t k = 0; k < i; ++k) {
         off += std::holds_alternative<ool_buffer>(p.descriptors()[k]) ? 16 : 12;

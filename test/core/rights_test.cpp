@@ -343,3 +343,27 @@ BOOST_AUTO_TEST_CASE(empty_rights_release_nothing) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(pegged_urefs, machport_test::leak_check)
+
+// At 0xFFFF send urefs the kernel ignores +1 and -1 alike (§2.6): copying a send_right and
+// destroying both leaves the count pegged; it never releases a uref the copy did not add.
+BOOST_AUTO_TEST_CASE(copy_and_destroy_at_pegged_count) {
+  auto p = make_port();
+  const mach_port_name_t n = p.send.name();
+  BOOST_TEST_REQUIRE(mach_port_mod_refs(mach_task_self(), n, MACH_PORT_RIGHT_SEND, 0xFFFE) == KERN_SUCCESS);
+  BOOST_TEST(refs(n, MACH_PORT_RIGHT_SEND) == 0xFFFFu);
+  {
+    send_right a(p.send);
+    BOOST_TEST(a.name() == n);
+    send_right b(a);
+    BOOST_TEST(refs(n, MACH_PORT_RIGHT_SEND) == 0xFFFFu);
+  }
+  BOOST_TEST(refs(n, MACH_PORT_RIGHT_SEND) == 0xFFFFu);
+  // Only -0xFFFF unpegs: this gives up every uref, including the one p.send owns.
+  BOOST_TEST_REQUIRE(mach_port_mod_refs(mach_task_self(), n, MACH_PORT_RIGHT_SEND, -0xFFFF) == KERN_SUCCESS);
+  BOOST_TEST((type_of(n) & MACH_PORT_TYPE_SEND) == 0u);
+  (void)p.send.release();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
