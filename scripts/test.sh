@@ -96,11 +96,15 @@ if ((${#harnesses[@]})) && ! skipped fuzz; then
       [[ -d test/fuzz/corpus/$name ]] && seeds=("test/fuzz/corpus/$name")
       section "fuzz: $name for $per s"
       # New inputs go to the scratch corpus (first dir); the seeds in the tree stay untouched.
+      # libFuzzer's progress lines go to a log; the final stats are shown, the log's tail on failure.
       if timed "fuzz $name" "$exe" -max_total_time="$per" -timeout=10 -rss_limit_mb=2048 \
-           -print_final_stats=1 -artifact_prefix="$work/artifacts/" "$work/corpus" "${seeds[@]}"; then
+           -print_final_stats=1 -artifact_prefix="$work/artifacts/" "$work/corpus" "${seeds[@]}" \
+           >"$work/log.txt" 2>&1; then
+        grep -E '^(stat::|Done )' "$work/log.txt" || true
         pass "fuzz $name"
       else
-        fail "fuzz $name (artefacts in $work/artifacts)"
+        tail -n 60 "$work/log.txt"
+        fail "fuzz $name (artefacts in $work/artifacts, log in $work/log.txt)"
       fi
     done
   else
