@@ -220,7 +220,7 @@ BOOST_FIXTURE_TEST_CASE(rights_translate_between_tasks, two_tasks) {
 }
 
 // tests/ipc_mach_port.c right_dedup: R, S (COPY), S (MOVE) in any order land on one name.
-BOOST_AUTO_TEST_CASE(right_dedup_orders) {
+BOOST_FIXTURE_TEST_CASE(right_dedup_orders, leak_check) {
   const mach_msg_type_name_t R = MACH_MSG_TYPE_MOVE_RECEIVE, C = MACH_MSG_TYPE_COPY_SEND,
                              M = MACH_MSG_TYPE_MOVE_SEND;
   const mach_msg_type_name_t orders[][3] = {{R, C, M}, {C, R, M}, {C, M, R}};
