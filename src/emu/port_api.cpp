@@ -29,6 +29,14 @@ kern_return_t translate_receive(space* s, mach_port_name_t name, port** out) {
   return KERN_SUCCESS;
 }
 
+// The same for calls that reject MACH_PORT_NULL / MACH_PORT_DEAD before the lookup, each with
+// its own code (XNU differs per call).
+kern_return_t translate_receive(space* s, mach_port_name_t name, port** out,
+                                kern_return_t null_or_dead) {
+  if (!MACH_PORT_VALID(name)) return null_or_dead;
+  return translate_receive(s, name, out);
+}
+
 kern_return_t translate_pset(space* s, mach_port_name_t name, pset** out) {
   if (is_reserved_name(name)) return KERN_INVALID_RIGHT;
   entry* e = lookup_entry_locked(s, name);
@@ -479,9 +487,8 @@ kern_return_t mach_port_destruct(ipc_space_t task, mach_port_name_t name, mach_p
 kern_return_t mach_port_guard(ipc_space_t task, mach_port_name_t name, mach_port_context_t guard,
                               boolean_t strict) {
   KA_ENTER(task);
-  if (!MACH_PORT_VALID(name)) return KERN_INVALID_NAME;
   port* p = nullptr;
-  kern_return_t kr = translate_receive(s, name, &p);
+  kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_NAME);
   if (kr != KERN_SUCCESS) return kr;
   if (p->context != 0) return KERN_INVALID_ARGUMENT;  // mach_port_guard_locked checks only this
   p->guarded = true;
@@ -493,9 +500,8 @@ kern_return_t mach_port_guard(ipc_space_t task, mach_port_name_t name, mach_port
 kern_return_t mach_port_guard_with_flags(ipc_space_t task, mach_port_name_t name,
                                          mach_port_context_t guard, uint64_t flags) {
   KA_ENTER(task);
-  if (!MACH_PORT_VALID(name)) return KERN_INVALID_NAME;
   port* p = nullptr;  // unknown flag bits are ignored, as in XNU
-  kern_return_t kr = translate_receive(s, name, &p);
+  kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_NAME);
   if (kr != KERN_SUCCESS) return kr;
   if (p->context != 0) return KERN_INVALID_ARGUMENT;
   p->guarded = true;
@@ -507,9 +513,8 @@ kern_return_t mach_port_guard_with_flags(ipc_space_t task, mach_port_name_t name
 
 kern_return_t mach_port_unguard(ipc_space_t task, mach_port_name_t name, mach_port_context_t guard) {
   KA_ENTER(task);
-  if (!MACH_PORT_VALID(name)) return KERN_INVALID_NAME;
   port* p = nullptr;
-  kern_return_t kr = translate_receive(s, name, &p);
+  kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_NAME);
   if (kr != KERN_SUCCESS) return kr;
   if (!p->guarded || p->context != guard) return KERN_INVALID_ARGUMENT;  // + EXC_GUARD
   p->guarded = false;
@@ -521,9 +526,8 @@ kern_return_t mach_port_unguard(ipc_space_t task, mach_port_name_t name, mach_po
 kern_return_t mach_port_swap_guard(ipc_space_t task, mach_port_name_t name,
                                    mach_port_context_t old_guard, mach_port_context_t new_guard) {
   KA_ENTER(task);
-  if (!MACH_PORT_VALID(name)) return KERN_INVALID_NAME;
   port* p = nullptr;
-  kern_return_t kr = translate_receive(s, name, &p);
+  kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_NAME);
   if (kr != KERN_SUCCESS) return kr;
   if (!p->guarded || p->strict_guard || p->context != old_guard) return KERN_INVALID_ARGUMENT;
   p->context = new_guard;
@@ -533,9 +537,8 @@ kern_return_t mach_port_swap_guard(ipc_space_t task, mach_port_name_t name,
 kern_return_t mach_port_get_context(ipc_space_read_t task, mach_port_name_t name,
                                     mach_port_context_t* context) {
   KA_ENTER(task);
-  if (!MACH_PORT_VALID(name)) return KERN_INVALID_RIGHT;
   port* p = nullptr;
-  kern_return_t kr = translate_receive(s, name, &p);
+  kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_RIGHT);
   if (kr != KERN_SUCCESS) return kr;
   *context = p->strict_guard ? 0 : p->context;  // a strict guard is never revealed
   return KERN_SUCCESS;
@@ -544,9 +547,8 @@ kern_return_t mach_port_get_context(ipc_space_read_t task, mach_port_name_t name
 kern_return_t mach_port_set_context(ipc_space_t task, mach_port_name_t name,
                                     mach_port_context_t context) {
   KA_ENTER(task);
-  if (!MACH_PORT_VALID(name)) return KERN_INVALID_RIGHT;
   port* p = nullptr;
-  kern_return_t kr = translate_receive(s, name, &p);
+  kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_RIGHT);
   if (kr != KERN_SUCCESS) return kr;
   if (p->strict_guard) return KERN_INVALID_ARGUMENT;  // + kGUARD_EXC_SET_CONTEXT
   p->context = context;
@@ -556,9 +558,8 @@ kern_return_t mach_port_set_context(ipc_space_t task, mach_port_name_t name,
 kern_return_t mach_port_set_mscount(ipc_space_t task, mach_port_name_t name,
                                     mach_port_mscount_t mscount) {
   KA_ENTER(task);
-  if (!MACH_PORT_VALID(name)) return KERN_INVALID_RIGHT;
   port* p = nullptr;
-  kern_return_t kr = translate_receive(s, name, &p);
+  kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_RIGHT);
   if (kr != KERN_SUCCESS) return kr;
   p->mscount = mscount;
   return KERN_SUCCESS;
@@ -566,9 +567,8 @@ kern_return_t mach_port_set_mscount(ipc_space_t task, mach_port_name_t name,
 
 kern_return_t mach_port_set_seqno(ipc_space_t task, mach_port_name_t name, mach_port_seqno_t seqno) {
   KA_ENTER(task);
-  if (!MACH_PORT_VALID(name)) return KERN_INVALID_RIGHT;
   port* p = nullptr;
-  kern_return_t kr = translate_receive(s, name, &p);
+  kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_RIGHT);
   if (kr != KERN_SUCCESS) return kr;
   p->seqno = seqno;
   return KERN_SUCCESS;
@@ -577,9 +577,8 @@ kern_return_t mach_port_set_seqno(ipc_space_t task, mach_port_name_t name, mach_
 kern_return_t mach_port_get_srights(ipc_space_t task, mach_port_name_t name,
                                     mach_port_rights_t* srights) {
   KA_ENTER(task);
-  if (!MACH_PORT_VALID(name)) return KERN_INVALID_RIGHT;
   port* p = nullptr;
-  kern_return_t kr = translate_receive(s, name, &p);
+  kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_RIGHT);
   if (kr != KERN_SUCCESS) return kr;
   *srights = p->srights;
   return KERN_SUCCESS;
@@ -604,8 +603,7 @@ kern_return_t mach_port_get_attributes(ipc_space_read_t task, mach_port_name_t n
       return KERN_SUCCESS;
     case MACH_PORT_RECEIVE_STATUS:
       if (*count < MACH_PORT_RECEIVE_STATUS_COUNT) return KERN_FAILURE;
-      if (!MACH_PORT_VALID(name)) return KERN_INVALID_RIGHT;
-      if ((kr = translate_receive(s, name, &p)) != KERN_SUCCESS) return kr;
+      if ((kr = translate_receive(s, name, &p, KERN_INVALID_RIGHT)) != KERN_SUCCESS) return kr;
       fill_status(p, reinterpret_cast<mach_port_status_t*>(info));
       *count = MACH_PORT_RECEIVE_STATUS_COUNT;
       return KERN_SUCCESS;
@@ -621,8 +619,7 @@ kern_return_t mach_port_get_attributes(ipc_space_read_t task, mach_port_name_t n
       return KERN_SUCCESS;
     case MACH_PORT_INFO_EXT: {
       if (*count < MACH_PORT_INFO_EXT_COUNT) return KERN_FAILURE;
-      if (!MACH_PORT_VALID(name)) return KERN_INVALID_RIGHT;
-      if ((kr = translate_receive(s, name, &p)) != KERN_SUCCESS) return kr;
+      if ((kr = translate_receive(s, name, &p, KERN_INVALID_RIGHT)) != KERN_SUCCESS) return kr;
       auto* ext = reinterpret_cast<mach_port_info_ext_t*>(info);
       std::memset(ext, 0, sizeof *ext);
       fill_status(p, &ext->mpie_status);
@@ -631,8 +628,7 @@ kern_return_t mach_port_get_attributes(ipc_space_read_t task, mach_port_name_t n
     }
     case MACH_PORT_SERVICE_THROTTLED:
       if (*count < MACH_PORT_SERVICE_THROTTLED_COUNT) return KERN_FAILURE;
-      if (!MACH_PORT_VALID(name)) return KERN_INVALID_RIGHT;
-      if ((kr = translate_receive(s, name, &p)) != KERN_SUCCESS) return kr;
+      if ((kr = translate_receive(s, name, &p, KERN_INVALID_RIGHT)) != KERN_SUCCESS) return kr;
       return KERN_INVALID_CAPABILITY;  // no service ports here
     default:
       return KERN_INVALID_ARGUMENT;
@@ -650,27 +646,23 @@ kern_return_t mach_port_set_attributes(ipc_space_t task, mach_port_name_t name,
       if (count < MACH_PORT_LIMITS_INFO_COUNT) return KERN_FAILURE;
       const auto q = reinterpret_cast<mach_port_limits_t*>(info)->mpl_qlimit;
       if (q > MACH_PORT_QLIMIT_MAX) return KERN_INVALID_VALUE;
-      if (!MACH_PORT_VALID(name)) return KERN_INVALID_RIGHT;
-      if ((kr = translate_receive(s, name, &p)) != KERN_SUCCESS) return kr;
+      if ((kr = translate_receive(s, name, &p, KERN_INVALID_RIGHT)) != KERN_SUCCESS) return kr;
       mqueue_set_qlimit_locked(p, q);  // wakes up to (new - old) blocked senders
       return KERN_SUCCESS;
     }
     case MACH_PORT_DNREQUESTS_SIZE:
       if (count < MACH_PORT_DNREQUESTS_SIZE_COUNT) return KERN_FAILURE;
-      if (!MACH_PORT_VALID(name)) return KERN_INVALID_RIGHT;
-      return translate_receive(s, name, &p);
+      return translate_receive(s, name, &p, KERN_INVALID_RIGHT);
     case MACH_PORT_TEMPOWNER:
     case MACH_PORT_IMPORTANCE_RECEIVER:
     case MACH_PORT_DENAP_RECEIVER:
-      if (!MACH_PORT_VALID(name)) return KERN_INVALID_RIGHT;
-      if ((kr = translate_receive(s, name, &p)) != KERN_SUCCESS) return kr;
+      if ((kr = translate_receive(s, name, &p, KERN_INVALID_RIGHT)) != KERN_SUCCESS) return kr;
       p->mpo_flags |= flavor == MACH_PORT_TEMPOWNER ? MPO_TEMPOWNER
                       : flavor == MACH_PORT_IMPORTANCE_RECEIVER ? MPO_IMPORTANCE_RECEIVER
                                                                 : MPO_DENAP_RECEIVER;
       return KERN_SUCCESS;
     case MACH_PORT_SERVICE_THROTTLED:
-      if (!MACH_PORT_VALID(name)) return KERN_INVALID_RIGHT;
-      if ((kr = translate_receive(s, name, &p)) != KERN_SUCCESS) return kr;
+      if ((kr = translate_receive(s, name, &p, KERN_INVALID_RIGHT)) != KERN_SUCCESS) return kr;
       return KERN_INVALID_CAPABILITY;
     default:
       return KERN_INVALID_ARGUMENT;
