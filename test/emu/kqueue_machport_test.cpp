@@ -178,6 +178,49 @@ BOOST_FIXTURE_TEST_CASE(filter_close_wakes_waiter_with_ebadf, leak_check) {
   BOOST_TEST(mach_port_mod_refs(self(), pset, MACH_PORT_RIGHT_PORT_SET, -1) == KERN_SUCCESS);
 }
 
+// Regression: XNU's tests/kqueue_close.c (§7, kqueue_filter_close) registers knotes on a port,
+// a port set and a pipe in one kevent64 call without EV_RECEIPT and requires it to succeed; on
+// macOS EVFILT_READ on a pipe reports the readable byte count in `data`.
+BOOST_FIXTURE_TEST_CASE(regression_pipe_knote_beside_mach_knotes, leak_check) {
+  const mach_port_name_t port = make_receive();
+  const mach_port_name_t pset = make_pset();
+  int fds[2];
+  BOOST_TEST_REQUIRE(::pipe(fds) == 0);
+  const int kq = kqueue();
+  BOOST_TEST_REQUIRE(kq >= 0);
+
+  struct kevent64_s changes[3];
+  EV_SET64(&changes[0], port, EVFILT_MACHPORT, EV_ADD, 0, 0, 0, 0, 0);
+  EV_SET64(&changes[1], pset, EVFILT_MACHPORT, EV_ADD, 0, 0, 0, 0, 0);
+  EV_SET64(&changes[2], static_cast<std::uint64_t>(fds[0]), EVFILT_READ, EV_ADD, 0, 0, 0, 0, 0);
+  errno = 0;
+  BOOST_TEST(kevent64(kq, changes, 3, nullptr, 0, 0, nullptr) == 0);
+  BOOST_TEST(errno == 0);
+
+  const timespec zero{0, 0};
+  struct kevent64_s ev {};
+  BOOST_TEST(kevent64(kq, nullptr, 0, &ev, 1, 0, &zero) == 0);  // nothing ready yet
+
+  BOOST_TEST_REQUIRE(::write(fds[1], "abc", 3) == 3);
+  const int n = kevent64(kq, nullptr, 0, &ev, 1, 0, &zero);
+  BOOST_TEST(n == 1);
+  if (n == 1) {
+    BOOST_TEST(ev.filter == EVFILT_READ);
+    BOOST_TEST(ev.ident == static_cast<std::uint64_t>(fds[0]));
+    BOOST_TEST(ev.data == 3);
+  }
+
+  char buf[3];
+  BOOST_TEST(::read(fds[0], buf, sizeof buf) == 3);
+  BOOST_TEST(kevent64(kq, nullptr, 0, &ev, 1, 0, &zero) == 0);
+
+  BOOST_TEST(::close(kq) == 0);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  destroy_port(port);
+  BOOST_TEST(mach_port_mod_refs(self(), pset, MACH_PORT_RIGHT_PORT_SET, -1) == KERN_SUCCESS);
+}
+
 // tests/kqueue_close.c kqueue_filter_close exactly: port, set and pipe knotes in ONE kevent64
 // call without EV_RECEIPT must succeed; then close(kq) under a waiter. Whether the waiter is
 // already blocked (woken with EBADF) or calls kevent after the close (EBADF at once) is a race
