@@ -1,4 +1,4 @@
-// mach_port_construct / destruct, guards and context (spec §2.8, §7 immovable_rights.c and
+// mach_port_construct / destruct, guards and context (§2.8, §7 immovable_rights.c and
 // mach_service_port.c option checks). Only cases that raise no fatal EXC_GUARD live here, so
 // they also run on macOS; the guard-violation cases are in emu_only_guard_test.cpp.
 #include <support/leak_check.hpp>

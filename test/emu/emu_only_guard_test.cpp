@@ -1,4 +1,4 @@
-// Guard violations (spec §2.6-§2.8, §4.3). On macOS each of these calls also raises a fatal
+// Guard violations (§2.6-§2.8, §4.3). On macOS each of these calls also raises a fatal
 // EXC_GUARD that kills the process, so they run on the emulator only; the return codes are
 // what XNU returns before the exception is delivered.
 #include <support/leak_check.hpp>

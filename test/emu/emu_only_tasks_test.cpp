@@ -1,7 +1,7 @@
 // Cross-task behaviour (several IPC spaces in one process, through the emulator's task API):
 // name translation, right_dedup (tests/ipc_mach_port.c), mo_immovable_receive.c in two tasks,
 // voucher_entry_18826844.c with a send-only name, task termination and its notifications,
-// per-task audit tokens (spec §2.2, §2.9, §3.2, §5.4, §5.5).
+// per-task audit tokens (§2.2, §2.9, §3.2, §5.4, §5.5).
 #include <support/leak_check.hpp>
 #include <support/mach_util.hpp>
 

@@ -1,4 +1,4 @@
-// kqueue EVFILT_MACHPORT (spec §6 and the kqueue cases of §7): attach, level / EV_CLEAR /
+// kqueue EVFILT_MACHPORT (§6 and the kqueue cases of §7): attach, level / EV_CLEAR /
 // EV_DISPATCH / EV_ONESHOT delivery, MACH_RCV_MSG receives, errors, death of ports and sets,
 // blocking and closing. Mach API + <sys/event.h> only, so it also runs on macOS.
 #include "kqueue_support.hpp"
@@ -547,7 +547,7 @@ BOOST_FIXTURE_TEST_CASE(level_receive_consumes_one_per_call, leak_check) {
   BOOST_TEST(mach_port_destruct(self(), port, -1, 0) == KERN_SUCCESS);
 }
 
-// EV_CLEAR: re-armed only by a post to an EMPTY queue (spec §6).
+// EV_CLEAR: re-armed only by a post to an EMPTY queue (§6).
 BOOST_FIXTURE_TEST_CASE(clear_rearmed_only_by_post_to_empty_queue, leak_check) {
   mach_port_name_t port = make_port_with_send();
   kq_fd kq;
@@ -623,7 +623,7 @@ BOOST_FIXTURE_TEST_CASE(oneshot_deleted_after_delivery, leak_check) {
   BOOST_TEST(mach_port_destruct(self(), port, -1, 0) == KERN_SUCCESS);
 }
 
-// Too-small buffers (spec §6 "If the buffer is too small").
+// Too-small buffers (§6).
 BOOST_FIXTURE_TEST_CASE(receive_too_large_with_and_without_large, leak_check) {
   mach_port_name_t port = make_port_with_send();
   mach_port_name_t pset = make_pset();

@@ -1,4 +1,4 @@
-// Helpers for the kqueue / EVFILT_MACHPORT tests (spec §6). Mach API + <sys/event.h> only.
+// Helpers for the kqueue / EVFILT_MACHPORT tests (§6). Mach API + <sys/event.h> only.
 #pragma once
 
 #include <support/mach_util.hpp>

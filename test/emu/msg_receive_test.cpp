@@ -1,5 +1,5 @@
 // mach_msg receive: size checks, MACH_RCV_LARGE / LARGE_IDENTITY, timeouts, wakeups
-// (spec §4.1, §5.1, §5.2, §5.6, §8; §7 host_notifications.c, kevent_qos.c special_reply_port
+// (§4.1, §5.1, §5.2, §5.6, §8; §7 host_notifications.c, kevent_qos.c special_reply_port
 // analogue).
 #include <support/leak_check.hpp>
 #include <support/mach_util.hpp>

@@ -1,5 +1,5 @@
 // mach_msg send: header validation, right checks, qlimit, timeouts and blocked senders
-// (spec §4.1-§4.6, §8; §7 voucher_entry_18826844.c adapted).
+// (§4.1-§4.6, §8; §7 voucher_entry_18826844.c adapted).
 #include <support/leak_check.hpp>
 #include <support/mach_util.hpp>
 

@@ -1,4 +1,4 @@
-// Names, allocation, type/get_refs, insert_right and extract_right (spec §2.1-§2.5, §7
+// Names, allocation, type/get_refs, insert_right and extract_right (§2.1-§2.5, §7
 // mach_port_insert_right.c and ipc/port_api.c).
 #include <support/leak_check.hpp>
 #include <support/mach_util.hpp>

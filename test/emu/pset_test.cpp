@@ -1,4 +1,4 @@
-// Port sets: move/insert/extract member and receiving through a set (spec §2.12).
+// Port sets: move/insert/extract member and receiving through a set (§2.12).
 #include <support/leak_check.hpp>
 #include <support/mach_util.hpp>
 

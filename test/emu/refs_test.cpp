@@ -1,4 +1,4 @@
-// mach_port_mod_refs, deallocate and destroy (spec §2.6, §2.7; §7 mach_port_mod_refs.c and
+// mach_port_mod_refs, deallocate and destroy (§2.6, §2.7; §7 mach_port_mod_refs.c and
 // mach_port_deallocate_21692215.c).
 #include <support/leak_check.hpp>
 #include <support/mach_util.hpp>

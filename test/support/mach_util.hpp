@@ -1,5 +1,5 @@
 // Small helpers shared by the Mach conformance tests: port creation, queries, plain sends and
-// receives into raw buffers, and offsets of the 64-bit notification layouts (spec §3.3).
+// receives into raw buffers, and offsets of the 64-bit notification layouts (§3.3).
 // Mach API only, so every helper also builds for macOS.
 #pragma once
 
@@ -218,7 +218,7 @@ inline void receive_and_destroy(mach_port_name_t port) {
   mach_msg_destroy(buf.header());
 }
 
-// Byte offsets of the 64-bit notification bodies (spec §3.3).
+// Byte offsets of the 64-bit notification bodies (§3.3).
 namespace notify_layout {
 inline constexpr std::size_t ndr = 24;
 inline constexpr std::size_t not_port = 32;   // port-deleted, send-possible, dead-name
