@@ -47,7 +47,12 @@ void send_receive(benchmark::State& state) {
   machport_bench::raw::send_receive raw(port.value().send.name(), payload);
   Variant variant(port.value(), payload);
   machport_bench::pair_options paired;
-  paired.target.max_overhead_ns = 100;
+  // Small messages: a fixed framework cost; 4 KiB: a share of the raw cost (the copy dominates).
+  if (payload <= 64) {
+    paired.target.max_overhead_ns = 100;
+  } else {
+    paired.target.max_ratio = 1.2;
+  }
   machport_bench::run_paired(state, raw, variant, paired);
 }
 
