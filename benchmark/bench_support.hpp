@@ -156,7 +156,7 @@ inline double median(std::vector<double>& values) {
 
 inline std::string format_miss(const char* what, double got, double limit) {
   char text[96];
-  std::snprintf(text, sizeof text, "%s %.3g > %.3g; ", what, got, limit);
+  std::snprintf(text, sizeof text, "%s %.4g > %.4g; ", what, got, limit);
   return text;
 }
 
