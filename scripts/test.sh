@@ -3,11 +3,13 @@
 #   1. install missing Debian packages
 #   2. dev preset: build, run every ctest (includes the install/add_subdirectory consumers)
 #   3. asan preset: build, run every ctest under AddressSanitizer + UBSan
-#   4. fuzz preset (if test/fuzz has harnesses): build, run each harness for a bounded time
-#   5. macOS arm64 + x86_64 cross-build with zig, Mach-O check (compile + link only)
+#   4. bench preset (Release): build, run each benchmark briefly (figures are not checked; a
+#      benchmark that crashes or reports an error fails)
+#   5. fuzz preset (if test/fuzz has harnesses): build, run each harness for a bounded time
+#   6. macOS arm64 + x86_64 cross-build with zig, Mach-O check (compile + link only)
 # Keeps going after a failure so the log shows everything; exits non-zero if anything failed.
 # Env: MACHPORT_WERROR (ON under CI=true), MACHPORT_BUILD_ROOT, MACHPORT_JOBS,
-#      MACHPORT_FUZZ_SECONDS (total fuzzing time, default 60), MACHPORT_SKIP (e.g. "asan macos").
+#      MACHPORT_FUZZ_SECONDS (total fuzzing time, default 60), MACHPORT_SKIP (e.g. "asan bench macos").
 set -uo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -78,6 +80,28 @@ for preset in dev asan; do
     fail "$preset build"
   fi
 done
+
+if ! skipped bench; then
+  section "bench: configure + build"
+  if timed "bench build" configure_build bench; then
+    shopt -s nullglob
+    benches=("$MACHPORT_BUILD_ROOT"/bench/bench_*)
+    shopt -u nullglob
+    ((${#benches[@]})) || fail "bench: no bench_* binaries"
+    for exe in "${benches[@]}"; do
+      name=$(basename "$exe")
+      section "bench: $name (short run)"
+      # Exits non-zero if a benchmark reported an error (benchmark/bench_support.hpp).
+      if timed "$name" "$exe" --benchmark_min_time=0.01; then
+        pass "$name"
+      else
+        fail "$name"
+      fi
+    done
+  else
+    fail "bench build"
+  fi
+fi
 
 shopt -s nullglob
 harnesses=(test/fuzz/*.cpp)

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel_entry.hpp"
 #include "kq_interface.hpp"
 
 namespace machport_emu::detail {
@@ -124,6 +125,7 @@ struct space {
   audit_token_t audit{};
   security_token_t security{};
   std::string name;
+  kcall_counters kernel_calls{};       // Mach calls made as this task (kernel_entry)
 };
 
 // Reserved names, identical in every space and never listed (index 1..4, gen 3): send rights
@@ -166,10 +168,8 @@ struct kmsg {
 // Owned by KERNEL-A (kernel.cpp, space.cpp, rights.cpp, notify.cpp, ...) unless marked [B].
 
 space* current_space_locked();                     // the calling thread's task's space
-// `task` argument of a Mach call → the caller's space if task == its mach_task_self() name
-// and the task is alive, else null (callers then return MACH_SEND_INVALID_DEST, as MIG would).
-space* space_for_task_locked(mach_port_t task);
 space* space_by_id_locked(std::uint32_t task_id);  // null if unknown or terminated
+space* any_space_by_id_locked(std::uint32_t task_id);  // terminated ones too; null if unknown
 
 // Name table.
 entry* lookup_entry_locked(space* s, mach_port_name_t name);   // null if unused

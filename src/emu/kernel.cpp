@@ -22,6 +22,9 @@ std::mutex& kernel_mutex() { return kernel().mutex; }
 
 namespace {
 thread_local task_id tls_task = 0;  // 0 = the initial task (resolved lazily)
+// tls_task's space once looked up. Spaces are never freed (terminated ones stay), so the
+// pointer stays valid; task_scope resets it when the thread changes task.
+thread_local space* tls_space = nullptr;
 
 space* make_space_locked(const task_options& opts) {
   kernel_state& k = kernel();
@@ -66,23 +69,19 @@ space* initial_space_locked() {
 }
 
 space* space_by_id_locked(std::uint32_t id) {
-  kernel_state& k = kernel();
-  if (id == 0) return initial_space_locked();
-  auto it = k.spaces.find(id);
-  if (it == k.spaces.end() || !it->second->active) return nullptr;
-  return it->second.get();
+  space* s = any_space_by_id_locked(id);
+  return s && s->active ? s : nullptr;
 }
 
-space* current_space_locked() {
-  if (tls_task == 0) return initial_space_locked();
-  auto it = kernel().spaces.find(tls_task);
+space* any_space_by_id_locked(std::uint32_t id) {
+  if (id == 0) return initial_space_locked();
+  auto it = kernel().spaces.find(id);
   return it == kernel().spaces.end() ? nullptr : it->second.get();
 }
 
-space* space_for_task_locked(mach_port_t task) {
-  if (task != task_self_name) return nullptr;
-  space* s = current_space_locked();
-  return (s && s->active) ? s : nullptr;
+space* current_space_locked() {
+  if (!tls_space) tls_space = any_space_by_id_locked(tls_task);
+  return tls_space;
 }
 
 // ---- name table -----------------------------------------------------------------------
@@ -190,8 +189,14 @@ task_id current_task() {
   return tls_task == 0 ? initial_space_locked()->task : tls_task;
 }
 
-task_scope::task_scope(task_id t) : previous_(current_task()) { tls_task = t; }
-task_scope::~task_scope() { tls_task = previous_; }
+task_scope::task_scope(task_id t) : previous_(current_task()) {
+  tls_task = t;
+  tls_space = nullptr;
+}
+task_scope::~task_scope() {
+  tls_task = previous_;
+  tls_space = nullptr;
+}
 
 void task_terminate(task_id t) {
   std::lock_guard g(kernel_mutex());
@@ -260,8 +265,8 @@ mach_port_t mach_thread_self(void) { return machport_emu::detail::thread_self_na
 kern_return_t task_info(task_name_t target_task, task_flavor_t flavor, task_info_t out,
                         mach_msg_type_number_t* count) {
   using namespace machport_emu::detail;
-  std::lock_guard g(kernel_mutex());
-  space* s = space_for_task_locked(target_task);
+  const kernel_entry k(kcall::task_info);
+  space* const s = k.space_of(target_task);
   if (!s) return MACH_SEND_INVALID_DEST;
   switch (flavor) {
     case TASK_SECURITY_TOKEN:

@@ -767,9 +767,9 @@ int fail(int err) {
 }
 
 template <class In, class Out, class FromIn, class ToOut>
-int kevent_common(int fd, const In* changes, int nchanges, Out* events, int nevents,
-                  unsigned flags, const struct timespec* timeout, bool legacy32, FromIn from_in,
-                  ToOut to_out) {
+int kevent_common(kernel_entry& k, int fd, const In* changes, int nchanges, Out* events,
+                  int nevents, unsigned flags, const struct timespec* timeout, bool legacy32,
+                  FromIn from_in, ToOut to_out) {
   using clock = std::chrono::steady_clock;
   bool forever = timeout == nullptr && (flags & KEVENT_FLAG_IMMEDIATE) == 0;
   clock::time_point deadline = clock::now();
@@ -789,7 +789,7 @@ int kevent_common(int fd, const In* changes, int nchanges, Out* events, int neve
     return fail(EFAULT);
   }
 
-  std::unique_lock<std::mutex> lock(kernel_mutex());
+  std::unique_lock<std::mutex>& lock = k.lock();
   std::shared_ptr<kqueue_state> kq = lookup_locked(fd);
   if (!kq) return fail(EBADF);
   // lookup_locked checked the descriptor; it stays ours while we hold the lock (every
@@ -834,7 +834,7 @@ int kevent_common(int fd, const In* changes, int nchanges, Out* events, int neve
     kqueue_state* kq;
     int fd = -1;
     explicit poller(kqueue_state* k) : kq(k) {}
-    ~poller() {  // runs before `lock` is released (declared after it)
+    ~poller() {  // runs before the kernel entry releases the lock (declared after it)
       if (fd < 0) return;
       std::erase(kq->pollers, fd);
       raw_close(fd);
@@ -994,6 +994,7 @@ void knote_vanished_locked(knote* kn) {
 // ---- the C API ---------------------------------------------------------------------------
 
 extern "C" int kqueue(void) {
+  const kernel_entry k(kcall::kqueue);
   int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (fd < 0) return -1;
   auto kq = std::make_shared<kqueue_state>();
@@ -1006,7 +1007,6 @@ extern "C" int kqueue(void) {
   }
   kq->fd_dev = st.st_dev;
   kq->fd_ino = st.st_ino;
-  std::lock_guard<std::mutex> lock(kernel_mutex());
   auto it = table().find(fd);
   if (it != table().end()) {
     // The number was closed without going through close(): that kqueue is long gone.
@@ -1020,17 +1020,19 @@ extern "C" int kqueue(void) {
 
 extern "C" int kevent(int kq, const struct kevent* changelist, int nchanges,
                       struct kevent* eventlist, int nevents, const struct timespec* timeout) {
-  return kevent_common(kq, changelist, nchanges, eventlist, nevents, 0, timeout, true,
+  kernel_entry k(kcall::kevent);
+  return kevent_common(k, kq, changelist, nchanges, eventlist, nevents, 0, timeout, true,
                        from_kevent, to_kevent);
 }
 
 extern "C" int kevent64(int kq, const struct kevent64_s* changelist, int nchanges,
                         struct kevent64_s* eventlist, int nevents, unsigned int flags,
                         const struct timespec* timeout) {
+  kernel_entry k(kcall::kevent);
   if (flags & kEventIdFlagUser) return fail(EINVAL);  // workloops: kevent_id only
   flags &= kEventFlagUser;
   if (flags & kEventFlagWorkq) return fail(ENOTSUP);  // the process workq kqueue: not emulated
-  return kevent_common(kq, changelist, nchanges, eventlist, nevents, flags, timeout, false,
+  return kevent_common(k, kq, changelist, nchanges, eventlist, nevents, flags, timeout, false,
                        from_kevent64, to_kevent64);
 }
 

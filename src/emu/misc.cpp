@@ -47,8 +47,8 @@ bool name_ok(const char* n) { return n && ::strnlen(n, BOOTSTRAP_MAX_NAME_LEN) <
 extern "C" {
 
 kern_return_t bootstrap_check_in(mach_port_t bp, const name_t service_name, mach_port_t* sp) {
-  std::lock_guard g(kernel_mutex());
-  space* s = current_space_locked();
+  const kernel_entry k(kcall::bootstrap_check_in);
+  space* const s = k.caller();
   if (bp != bootstrap_name || !s || !s->active) return MACH_SEND_INVALID_DEST;
   if (!name_ok(service_name) || !sp) return BOOTSTRAP_BAD_COUNT;
   const std::string key(service_name);
@@ -77,8 +77,8 @@ kern_return_t bootstrap_check_in(mach_port_t bp, const name_t service_name, mach
 }
 
 kern_return_t bootstrap_register(mach_port_t bp, name_t service_name, mach_port_t sp) {
-  std::lock_guard g(kernel_mutex());
-  space* s = current_space_locked();
+  const kernel_entry k(kcall::bootstrap_register);
+  space* const s = k.caller();
   if (bp != bootstrap_name || !s || !s->active) return MACH_SEND_INVALID_DEST;
   if (!name_ok(service_name)) return BOOTSTRAP_BAD_COUNT;
   const std::string key(service_name);
@@ -106,8 +106,8 @@ kern_return_t bootstrap_register(mach_port_t bp, name_t service_name, mach_port_
 }
 
 kern_return_t bootstrap_look_up(mach_port_t bp, const name_t service_name, mach_port_t* sp) {
-  std::lock_guard g(kernel_mutex());
-  space* s = current_space_locked();
+  const kernel_entry k(kcall::bootstrap_look_up);
+  space* const s = k.caller();
   if (bp != bootstrap_name || !s || !s->active) return MACH_SEND_INVALID_DEST;
   if (!name_ok(service_name) || !sp) return BOOTSTRAP_BAD_COUNT;
   auto* svc = find_service_locked(service_name);
@@ -360,16 +360,16 @@ mach_port_t mig_get_reply_port(void) {
   const auto task = machport_emu::current_task();
   auto it = tls_reply_ports.find(task);
   if (it != tls_reply_ports.end()) {
-    mach_port_type_t t = 0;
-    if (mach_port_type(mach_task_self(), it->second, &t) == KERN_SUCCESS &&
-        (t & MACH_PORT_TYPE_RECEIVE))
-      return it->second;
+    // A cache hit is user space on macOS (no kernel call). The emulator still checks that the
+    // cached name holds a receive right, so a test that destroyed it gets a fresh one.
+    std::lock_guard g(kernel_mutex());
+    space* s = current_space_locked();
+    entry* e = s ? lookup_entry_locked(s, it->second) : nullptr;
+    if (e && (e->type & MACH_PORT_TYPE_RECEIVE)) return it->second;
     tls_reply_ports.erase(it);
   }
-  mach_port_name_t name = MACH_PORT_NULL;
-  if (mach_port_allocate(mach_task_self(), MACH_PORT_RIGHT_RECEIVE, &name) != KERN_SUCCESS)
-    return MACH_PORT_NULL;
-  tls_reply_ports[task] = name;
+  const mach_port_name_t name = mach_reply_port();
+  if (name != MACH_PORT_NULL) tls_reply_ports[task] = name;
   return name;
 }
 
@@ -388,22 +388,13 @@ void mig_put_reply_port(mach_port_t reply_port) { (void)reply_port; }
 
 extern "C" {
 
-mach_port_name_t mach_reply_port(void) {
-  mach_port_name_t name = MACH_PORT_NULL;
-  if (mach_port_allocate(mach_task_self(), MACH_PORT_RIGHT_RECEIVE, &name) != KERN_SUCCESS)
-    return MACH_PORT_NULL;
-  return name;
-}
-
 mach_port_name_t task_self_trap(void) { return task_self_name; }
 mach_port_name_t host_self_trap(void) { return host_self_name; }
 mach_port_name_t thread_self_trap(void) { return thread_self_name; }
 
 kern_return_t task_get_special_port(task_inspect_t task, int which_port, mach_port_t* special_port) {
-  {
-    std::lock_guard g(kernel_mutex());
-    if (!space_for_task_locked(task)) return MACH_SEND_INVALID_DEST;
-  }
+  const kernel_entry k(kcall::task_get_special_port);
+  if (!k.space_of(task)) return MACH_SEND_INVALID_DEST;
   switch (which_port) {
     case TASK_KERNEL_PORT:
     case TASK_NAME_PORT:

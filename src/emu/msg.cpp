@@ -1180,8 +1180,9 @@ mach_msg_return_t mach_msg_overwrite(mach_msg_header_t* msg, mach_msg_option_t o
                                      mach_port_name_t rcv_name, mach_msg_timeout_t timeout,
                                      mach_port_name_t /*notify: a QoS value on send*/,
                                      mach_msg_header_t* rcv_msg, mach_msg_size_t /*rcv_limit*/) {
-  std::unique_lock<std::mutex> lk(kernel_mutex());
-  space* sp = current_space_locked();
+  kernel_entry k(kcall::mach_msg);
+  std::unique_lock<std::mutex>& lk = k.lock();
+  space* const sp = k.caller();
   // MACH_SEND_ALWAYS from user space means MACH_SEND_FILTER_NONFATAL: never a qlimit exemption.
   option &= ~MACH_SEND_ALWAYS;
   if (option & MACH_SEND_MSG) {
@@ -1209,8 +1210,8 @@ kern_return_t mach_port_peek(ipc_space_t task, mach_port_name_t name,
                              mach_msg_size_t* msg_sizep, mach_msg_id_t* msg_idp,
                              mach_msg_trailer_info_t trailer_infop,
                              mach_msg_type_number_t* trailer_sizep) {
-  std::unique_lock<std::mutex> lk(kernel_mutex());
-  space* sp = space_for_task_locked(task);
+  const kernel_entry k(kcall::mach_port_peek);
+  space* const sp = k.space_of(task);
   if (!sp) return KERN_INVALID_TASK;
   if (!MACH_PORT_VALID(name)) return KERN_INVALID_RIGHT;
   const mach_msg_size_t tsize = trailer_size_for(static_cast<mach_msg_option_t>(trailer_type));

@@ -9,11 +9,6 @@
 
 using namespace machport_emu::detail;
 
-#define KA_ENTER(task)                              \
-  std::lock_guard ka_guard_(kernel_mutex());        \
-  space* s = space_for_task_locked(task);           \
-  if (!s) return MACH_SEND_INVALID_DEST
-
 namespace machport_emu::detail {
 
 namespace {
@@ -87,6 +82,16 @@ kern_return_t allocate_right(space* s, mach_port_right_t right, mach_port_name_t
     default:
       return KERN_INVALID_VALUE;
   }
+}
+
+// mach_port_allocate_qos / _full: a chosen name only for rights that can have one.
+kern_return_t allocate_qos(space* s, mach_port_right_t right, mach_port_qos_t* qos,
+                           mach_port_name_t* name) {
+  if (!qos || !name) return KERN_INVALID_ARGUMENT;
+  if (qos->name && right != MACH_PORT_RIGHT_RECEIVE && right != MACH_PORT_RIGHT_PORT_SET &&
+      right != MACH_PORT_RIGHT_DEAD_NAME)
+    return KERN_INVALID_VALUE;
+  return allocate_right(s, right, name, qos->name != 0);
 }
 
 // Applies a uref delta with XNU's range checks and 0xFFFF pegging. Returns the new count in
@@ -238,7 +243,9 @@ bool arm_send_possible_locked(port* p, space* s, mach_port_name_t name) {
 extern "C" {
 
 kern_return_t mach_port_allocate(ipc_space_t task, mach_port_right_t right, mach_port_name_t* name) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_allocate);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   mach_port_name_t n = MACH_PORT_NULL;
   kern_return_t kr = allocate_right(s, right, &n, false);
   if (kr == KERN_SUCCESS && name) *name = n;
@@ -246,7 +253,9 @@ kern_return_t mach_port_allocate(ipc_space_t task, mach_port_right_t right, mach
 }
 
 kern_return_t mach_port_allocate_name(ipc_space_t task, mach_port_right_t right, mach_port_name_t name) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_allocate_name);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   if (right != MACH_PORT_RIGHT_RECEIVE && right != MACH_PORT_RIGHT_PORT_SET &&
       right != MACH_PORT_RIGHT_DEAD_NAME)
     return KERN_INVALID_VALUE;
@@ -255,22 +264,34 @@ kern_return_t mach_port_allocate_name(ipc_space_t task, mach_port_right_t right,
 
 kern_return_t mach_port_allocate_qos(ipc_space_t task, mach_port_right_t right, mach_port_qos_t* qos,
                                      mach_port_name_t* name) {
-  KA_ENTER(task);
-  if (!qos || !name) return KERN_INVALID_ARGUMENT;
-  if (qos->name && right != MACH_PORT_RIGHT_RECEIVE && right != MACH_PORT_RIGHT_PORT_SET &&
-      right != MACH_PORT_RIGHT_DEAD_NAME)
-    return KERN_INVALID_VALUE;
-  return allocate_right(s, right, name, qos->name != 0);
+  const kernel_entry k(kcall::mach_port_allocate_qos);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
+  return allocate_qos(s, right, qos, name);
 }
 
 kern_return_t mach_port_allocate_full(ipc_space_t task, mach_port_right_t right, mach_port_t proto,
                                       mach_port_qos_t* qos, mach_port_name_t* name) {
+  const kernel_entry k(kcall::mach_port_allocate_full);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   if (proto != MACH_PORT_NULL) return KERN_INVALID_VALUE;  // XNU: subsystems are gone
-  return mach_port_allocate_qos(task, right, qos, name);
+  return allocate_qos(s, right, qos, name);
+}
+
+// The trap behind MIG reply ports; NULL when the space is full or the task is gone.
+mach_port_name_t mach_reply_port(void) {
+  const kernel_entry k(kcall::mach_reply_port);
+  space* const s = k.caller();
+  mach_port_name_t name = MACH_PORT_NULL;
+  if (!s || !s->active || allocate_receive(s, &name, false) != KERN_SUCCESS) return MACH_PORT_NULL;
+  return name;
 }
 
 kern_return_t mach_port_type(ipc_space_t task, mach_port_name_t name, mach_port_type_t* ptype) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_type);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   if (name == MACH_PORT_NULL) return KERN_INVALID_NAME;
   if (name == MACH_PORT_DEAD) {
     *ptype = MACH_PORT_TYPE_DEAD_NAME;
@@ -290,7 +311,9 @@ kern_return_t mach_port_type(ipc_space_t task, mach_port_name_t name, mach_port_
 kern_return_t mach_port_names(ipc_space_t task, mach_port_name_array_t* names,
                               mach_msg_type_number_t* namesCnt, mach_port_type_array_t* types,
                               mach_msg_type_number_t* typesCnt) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_names);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   std::vector<std::pair<mach_port_name_t, mach_port_type_t>> all;
   for (auto& [n, e] : s->entries) {
     check_dead_locked(s, n, e);
@@ -320,7 +343,9 @@ kern_return_t mach_port_names(ipc_space_t task, mach_port_name_array_t* names,
 
 kern_return_t mach_port_get_refs(ipc_space_t task, mach_port_name_t name, mach_port_right_t right,
                                  mach_port_urefs_t* refs) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_get_refs);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   if (right >= MACH_PORT_RIGHT_NUMBER) return KERN_INVALID_VALUE;
   if (!MACH_PORT_VALID(name)) {
     if (right == MACH_PORT_RIGHT_SEND || right == MACH_PORT_RIGHT_SEND_ONCE) {
@@ -349,7 +374,9 @@ kern_return_t mach_port_get_refs(ipc_space_t task, mach_port_name_t name, mach_p
 
 kern_return_t mach_port_mod_refs(ipc_space_t task, mach_port_name_t name, mach_port_right_t right,
                                  mach_port_delta_t delta) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_mod_refs);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   if (right >= MACH_PORT_RIGHT_NUMBER) return KERN_INVALID_VALUE;
   if (!MACH_PORT_VALID(name)) {
     return (right == MACH_PORT_RIGHT_SEND || right == MACH_PORT_RIGHT_SEND_ONCE) ? KERN_SUCCESS
@@ -407,20 +434,26 @@ kern_return_t mach_port_mod_refs(ipc_space_t task, mach_port_name_t name, mach_p
 }
 
 kern_return_t mach_port_deallocate(ipc_space_t task, mach_port_name_t name) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_deallocate);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   if (!MACH_PORT_VALID(name) || is_reserved_name(name)) return KERN_SUCCESS;
   return dealloc_name_locked(s, name);
 }
 
 kern_return_t mach_port_destroy(ipc_space_t task, mach_port_name_t name) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_destroy);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   if (!MACH_PORT_VALID(name) || is_reserved_name(name)) return KERN_SUCCESS;
   return destroy_name_locked(s, name, true);
 }
 
 kern_return_t mach_port_construct(ipc_space_t task, mach_port_options_ptr_t options,
                                   mach_port_context_t context, mach_port_name_t* name) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_construct);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   if (!options) return KERN_INVALID_ARGUMENT;
   const std::uint32_t f = options->flags;
   const int kind = !!(f & MPO_SERVICE_PORT) + !!(f & MPO_CONNECTION_PORT) + !!(f & MPO_TG_BLOCK_TRACKING);
@@ -461,7 +494,9 @@ kern_return_t mach_port_construct(ipc_space_t task, mach_port_options_ptr_t opti
 
 kern_return_t mach_port_destruct(ipc_space_t task, mach_port_name_t name, mach_port_delta_t srdelta,
                                  mach_port_context_t guard) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_destruct);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   if (!MACH_PORT_VALID(name)) return KERN_INVALID_NAME;
   if (is_reserved_name(name)) return KERN_INVALID_RIGHT;
   entry* ep = lookup_entry_locked(s, name);
@@ -486,7 +521,9 @@ kern_return_t mach_port_destruct(ipc_space_t task, mach_port_name_t name, mach_p
 
 kern_return_t mach_port_guard(ipc_space_t task, mach_port_name_t name, mach_port_context_t guard,
                               boolean_t strict) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_guard);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   port* p = nullptr;
   kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_NAME);
   if (kr != KERN_SUCCESS) return kr;
@@ -499,7 +536,9 @@ kern_return_t mach_port_guard(ipc_space_t task, mach_port_name_t name, mach_port
 
 kern_return_t mach_port_guard_with_flags(ipc_space_t task, mach_port_name_t name,
                                          mach_port_context_t guard, uint64_t flags) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_guard_with_flags);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   port* p = nullptr;  // unknown flag bits are ignored, as in XNU
   kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_NAME);
   if (kr != KERN_SUCCESS) return kr;
@@ -512,7 +551,9 @@ kern_return_t mach_port_guard_with_flags(ipc_space_t task, mach_port_name_t name
 }
 
 kern_return_t mach_port_unguard(ipc_space_t task, mach_port_name_t name, mach_port_context_t guard) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_unguard);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   port* p = nullptr;
   kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_NAME);
   if (kr != KERN_SUCCESS) return kr;
@@ -525,7 +566,9 @@ kern_return_t mach_port_unguard(ipc_space_t task, mach_port_name_t name, mach_po
 
 kern_return_t mach_port_swap_guard(ipc_space_t task, mach_port_name_t name,
                                    mach_port_context_t old_guard, mach_port_context_t new_guard) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_swap_guard);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   port* p = nullptr;
   kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_NAME);
   if (kr != KERN_SUCCESS) return kr;
@@ -536,7 +579,9 @@ kern_return_t mach_port_swap_guard(ipc_space_t task, mach_port_name_t name,
 
 kern_return_t mach_port_get_context(ipc_space_read_t task, mach_port_name_t name,
                                     mach_port_context_t* context) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_get_context);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   port* p = nullptr;
   kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_RIGHT);
   if (kr != KERN_SUCCESS) return kr;
@@ -546,7 +591,9 @@ kern_return_t mach_port_get_context(ipc_space_read_t task, mach_port_name_t name
 
 kern_return_t mach_port_set_context(ipc_space_t task, mach_port_name_t name,
                                     mach_port_context_t context) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_set_context);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   port* p = nullptr;
   kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_RIGHT);
   if (kr != KERN_SUCCESS) return kr;
@@ -557,7 +604,9 @@ kern_return_t mach_port_set_context(ipc_space_t task, mach_port_name_t name,
 
 kern_return_t mach_port_set_mscount(ipc_space_t task, mach_port_name_t name,
                                     mach_port_mscount_t mscount) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_set_mscount);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   port* p = nullptr;
   kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_RIGHT);
   if (kr != KERN_SUCCESS) return kr;
@@ -566,7 +615,9 @@ kern_return_t mach_port_set_mscount(ipc_space_t task, mach_port_name_t name,
 }
 
 kern_return_t mach_port_set_seqno(ipc_space_t task, mach_port_name_t name, mach_port_seqno_t seqno) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_set_seqno);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   port* p = nullptr;
   kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_RIGHT);
   if (kr != KERN_SUCCESS) return kr;
@@ -576,7 +627,9 @@ kern_return_t mach_port_set_seqno(ipc_space_t task, mach_port_name_t name, mach_
 
 kern_return_t mach_port_get_srights(ipc_space_t task, mach_port_name_t name,
                                     mach_port_rights_t* srights) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_get_srights);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   port* p = nullptr;
   kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_RIGHT);
   if (kr != KERN_SUCCESS) return kr;
@@ -587,7 +640,9 @@ kern_return_t mach_port_get_srights(ipc_space_t task, mach_port_name_t name,
 kern_return_t mach_port_get_attributes(ipc_space_read_t task, mach_port_name_t name,
                                        mach_port_flavor_t flavor, mach_port_info_t info,
                                        mach_msg_type_number_t* count) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_get_attributes);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   port* p = nullptr;
   kern_return_t kr;
   switch (flavor) {
@@ -638,7 +693,9 @@ kern_return_t mach_port_get_attributes(ipc_space_read_t task, mach_port_name_t n
 kern_return_t mach_port_set_attributes(ipc_space_t task, mach_port_name_t name,
                                        mach_port_flavor_t flavor, mach_port_info_t info,
                                        mach_msg_type_number_t count) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_set_attributes);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   port* p = nullptr;
   kern_return_t kr;
   switch (flavor) {
@@ -670,7 +727,9 @@ kern_return_t mach_port_set_attributes(ipc_space_t task, mach_port_name_t name,
 }
 
 kern_return_t mach_port_move_member(ipc_space_t task, mach_port_name_t member, mach_port_name_t after) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_move_member);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   if (!MACH_PORT_VALID(member) || after == MACH_PORT_DEAD) return KERN_INVALID_RIGHT;
   port* p = nullptr;
   kern_return_t kr = translate_receive(s, member, &p);
@@ -691,7 +750,9 @@ kern_return_t mach_port_move_member(ipc_space_t task, mach_port_name_t member, m
 }
 
 kern_return_t mach_port_insert_member(ipc_space_t task, mach_port_name_t name, mach_port_name_t psname) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_insert_member);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   if (!MACH_PORT_VALID(name) || !MACH_PORT_VALID(psname)) return KERN_INVALID_RIGHT;
   port* p = nullptr;
   pset* ps = nullptr;
@@ -704,7 +765,9 @@ kern_return_t mach_port_insert_member(ipc_space_t task, mach_port_name_t name, m
 }
 
 kern_return_t mach_port_extract_member(ipc_space_t task, mach_port_name_t name, mach_port_name_t psname) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_extract_member);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   if (!MACH_PORT_VALID(name) || !MACH_PORT_VALID(psname)) return KERN_INVALID_RIGHT;
   port* p = nullptr;
   pset* ps = nullptr;
@@ -719,7 +782,9 @@ kern_return_t mach_port_extract_member(ipc_space_t task, mach_port_name_t name, 
 kern_return_t mach_port_get_set_status(ipc_space_read_t task, mach_port_name_t name,
                                        mach_port_name_array_t* members,
                                        mach_msg_type_number_t* membersCnt) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_get_set_status);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   if (!MACH_PORT_VALID(name)) return KERN_INVALID_RIGHT;
   pset* ps = nullptr;
   kern_return_t kr = translate_pset(s, name, &ps);
@@ -740,7 +805,9 @@ kern_return_t mach_port_get_set_status(ipc_space_read_t task, mach_port_name_t n
 
 kern_return_t mach_port_insert_right(ipc_space_t task, mach_port_name_t name, mach_port_t poly,
                                      mach_msg_type_name_t polyPoly) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_insert_right);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   if (name == poly && (polyPoly == MACH_MSG_TYPE_MAKE_SEND || polyPoly == MACH_MSG_TYPE_COPY_SEND) &&
       MACH_PORT_VALID(name)) {
     // Fast path: ipc_object_insert_send_right.
@@ -783,7 +850,9 @@ kern_return_t mach_port_insert_right(ipc_space_t task, mach_port_name_t name, ma
 kern_return_t mach_port_extract_right(ipc_space_t task, mach_port_name_t name,
                                       mach_msg_type_name_t msgt_name, mach_port_t* poly,
                                       mach_msg_type_name_t* polyPoly) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_extract_right);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   if (msgt_name < MACH_MSG_TYPE_MOVE_RECEIVE || msgt_name > MACH_MSG_TYPE_MAKE_SEND_ONCE)
     return KERN_INVALID_VALUE;
   if (!MACH_PORT_VALID(name)) return KERN_INVALID_RIGHT;
@@ -802,7 +871,9 @@ kern_return_t mach_port_request_notification(ipc_space_t task, mach_port_name_t 
                                              mach_msg_id_t msgid, mach_port_mscount_t sync,
                                              mach_port_t notify, mach_msg_type_name_t notifyPoly,
                                              mach_port_t* previous) {
-  KA_ENTER(task);
+  const kernel_entry k(kcall::mach_port_request_notification);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
   kright n;
   if (MACH_PORT_VALID(notify)) {
     if (notifyPoly != MACH_MSG_TYPE_MAKE_SEND_ONCE && notifyPoly != MACH_MSG_TYPE_MOVE_SEND_ONCE)

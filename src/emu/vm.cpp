@@ -19,18 +19,14 @@ void vm_free(void* addr, std::size_t size) {
 }
 
 namespace {
-bool task_ok(vm_map_t t) {
-  std::lock_guard g(kernel_mutex());
-  return space_for_task_locked(t) != nullptr;
-}
-
 std::uint64_t page_round(std::uint64_t v) {
   const std::uint64_t m = vm_page_size - 1;
   return (v + m) & ~m;
 }
 
 kern_return_t do_allocate(vm_map_t task, std::uint64_t* address, std::uint64_t size, int flags) {
-  if (!task_ok(task)) return MACH_SEND_INVALID_DEST;
+  const kernel_entry k(kcall::vm_allocate);
+  if (!k.space_of(task)) return MACH_SEND_INVALID_DEST;
   if (!address) return KERN_INVALID_ARGUMENT;
   if (size == 0) {
     *address = 0;  // XNU (mach_vm_allocate): size 0 succeeds with address 0
@@ -61,7 +57,8 @@ kern_return_t do_allocate(vm_map_t task, std::uint64_t* address, std::uint64_t s
 }
 
 kern_return_t do_deallocate(vm_map_t task, std::uint64_t address, std::uint64_t size) {
-  if (!task_ok(task)) return MACH_SEND_INVALID_DEST;
+  const kernel_entry k(kcall::vm_deallocate);
+  if (!k.space_of(task)) return MACH_SEND_INVALID_DEST;
   if (size == 0) return KERN_SUCCESS;
   const std::uint64_t start = address & ~std::uint64_t(vm_page_size - 1);
   const std::uint64_t end = page_round(address + size);

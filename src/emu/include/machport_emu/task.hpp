@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace machport_emu {
@@ -54,5 +56,16 @@ std::vector<name_info> task_names(task_id t);
 std::vector<task_id> live_tasks();
 audit_token_t task_audit_token(task_id t);        // what receivers see in the trailer
 security_token_t task_security_token(task_id t);  // {euid, egid}
+
+// Kernel calls made as task `t` so far: every emulated routine that enters the kernel on macOS
+// (mach_msg and its spellings, each mach_port_* routine, vm_allocate / vm_deallocate,
+// task_info, task_get_special_port, mach_reply_port, kqueue / kevent) and each bootstrap call
+// (one mach_msg round trip to launchd), failing ones included. User-space helpers
+// (mach_task_self, mach_error_string, mach_msg_destroy...) count only the kernel calls they
+// make. A terminated task keeps its count; an unknown id has made none.
+std::uint64_t kernel_calls(task_id t);
+// The same, per routine (names as in the SDK; spellings of one routine share a counter, e.g.
+// mach_msg_overwrite → "mach_msg", kevent64 → "kevent"), in a fixed order, only non-zero ones.
+std::vector<std::pair<std::string_view, std::uint64_t>> kernel_call_counts(task_id t);
 
 }  // namespace machport_emu

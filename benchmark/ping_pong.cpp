@@ -1,0 +1,262 @@
+// Cross-task request/reply: the README idiom (a typed request carrying a send-once reply right,
+// answered through that right by a server thread) against hand-written mach_msg doing the same
+// work (the same message layouts, the reply right made by the kernel in the send), paired in
+// one run. On the emulated kernel each server runs as a task of its own and its kernel calls
+// are charged to the round trip; on macOS the servers are threads of this task.
+#include "bench_support.hpp"
+#include "raw_mach.hpp"
+
+#include <machport/receive.hpp>
+#include <machport/receive_right.hpp>
+#include <machport/send.hpp>
+#include <machport/typed.hpp>
+
+#if MACHPORT_EMULATED
+#include <servers/bootstrap.h>
+#endif
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <future>
+#include <string>
+#include <thread>
+
+namespace {
+
+// The README's messages.
+struct ping {
+  static constexpr mach_msg_id_t id = 100;
+  std::uint64_t seq;
+  machport::send_once_right reply_to;
+  std::array<char, 16> text;
+};
+
+struct pong {
+  static constexpr mach_msg_id_t id = 101;
+  std::uint64_t seq;
+};
+
+constexpr mach_msg_id_t stop_id = 199;
+
+// The same messages written by hand, with the layout encode() gives them.
+struct raw_ping {
+  mach_msg_header_t header;
+  mach_msg_body_t body;
+  mach_msg_port_descriptor_t reply_to;
+  std::uint64_t seq;
+  std::array<char, 16> text;
+};
+static_assert(offsetof(raw_ping, seq) == 40 && sizeof(raw_ping) == 64);
+
+struct raw_pong {
+  mach_msg_header_t header;
+  std::uint64_t seq;
+};
+static_assert(sizeof(raw_pong) == 32);
+
+// A thread serving requests on a port of its own as a task of its own, until a message that is
+// not a ping arrives. `send_name()` is this task's send right to that port.
+class server {
+ public:
+  // serve(receive_name) owns the receive right and destroys it before returning.
+  template <class Serve>
+  server(const char* name, Serve serve) : task_(name) {
+    static std::atomic<int> instances{0};
+    const std::string service = std::string("machport.bench.") + name + "." +
+                                std::to_string(instances.fetch_add(1));
+    std::promise<mach_port_name_t> ready;
+    auto receive_name = ready.get_future();
+    thread_ = std::thread([this, service, serve, ready = std::move(ready)]() mutable {
+      auto scope = task_.enter();
+      (void)scope;
+      mach_port_name_t port = MACH_PORT_NULL;
+#if MACHPORT_EMULATED
+      if (bootstrap_check_in(bootstrap_port, service.c_str(), &port) != KERN_SUCCESS) {
+        port = MACH_PORT_NULL;
+      }
+#else
+      if (mach_port_allocate(mach_task_self(), MACH_PORT_RIGHT_RECEIVE, &port) != KERN_SUCCESS) {
+        port = MACH_PORT_NULL;
+      }
+#endif
+      ready.set_value(port);
+      if (port != MACH_PORT_NULL) serve(port);
+    });
+    const mach_port_name_t port = receive_name.get();
+    if (port == MACH_PORT_NULL) return;
+#if MACHPORT_EMULATED
+    if (bootstrap_look_up(bootstrap_port, service.c_str(), &send_) != KERN_SUCCESS) {
+      send_ = MACH_PORT_NULL;
+    }
+#else
+    if (mach_port_insert_right(mach_task_self(), port, port, MACH_MSG_TYPE_MAKE_SEND) ==
+        KERN_SUCCESS) {
+      send_ = port;
+    }
+#endif
+  }
+
+  ~server() {
+    if (send_ != MACH_PORT_NULL) {
+      mach_msg_header_t stop{};
+      stop.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, 0);
+      stop.msgh_size = sizeof stop;
+      stop.msgh_remote_port = send_;
+      stop.msgh_id = stop_id;
+      mach_msg(&stop, MACH_SEND_MSG, sizeof stop, 0, MACH_PORT_NULL, MACH_MSG_TIMEOUT_NONE,
+               MACH_PORT_NULL);
+    }
+    thread_.join();
+    if (send_ != MACH_PORT_NULL) mach_port_deallocate(mach_task_self(), send_);
+  }
+
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  bool valid() const { return send_ != MACH_PORT_NULL; }
+  mach_port_name_t send_name() const { return send_; }
+  const machport_bench::bench_task& task() const { return task_; }
+
+ private:
+  machport_bench::bench_task task_;  // first: outlives the thread
+  std::thread thread_;
+  mach_port_name_t send_ = MACH_PORT_NULL;
+};
+
+// ---- hand-written ---------------------------------------------------------------------------
+
+void serve_raw(mach_port_name_t port) {
+  machport_bench::raw::buffer in(sizeof(raw_ping));
+  for (;;) {
+    if (mach_msg(in.header(), MACH_RCV_MSG, 0, in.size(), port, MACH_MSG_TIMEOUT_NONE,
+                 MACH_PORT_NULL) != MACH_MSG_SUCCESS) {
+      break;
+    }
+    const auto* request = reinterpret_cast<const raw_ping*>(in.bytes());
+    if (request->header.msgh_id != ping::id ||
+        request->header.msgh_size != sizeof(raw_ping) ||
+        (request->header.msgh_bits & MACH_MSGH_BITS_COMPLEX) == 0 ||
+        request->body.msgh_descriptor_count != 1) {
+      mach_msg_destroy(in.header());
+      break;
+    }
+    raw_pong reply{};
+    reply.header.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0);
+    reply.header.msgh_size = sizeof reply;
+    reply.header.msgh_remote_port = request->reply_to.name;
+    reply.header.msgh_id = pong::id;
+    reply.seq = request->seq;
+    if (mach_msg(&reply.header, MACH_SEND_MSG, sizeof reply, 0, MACH_PORT_NULL,
+                 MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL) != MACH_MSG_SUCCESS) {
+      mach_port_deallocate(mach_task_self(), request->reply_to.name);
+      break;
+    }
+  }
+  mach_port_mod_refs(mach_task_self(), port, MACH_PORT_RIGHT_RECEIVE, -1);
+}
+
+class raw_client {
+ public:
+  explicit raw_client(mach_port_name_t server) : server_(server), in_(sizeof(raw_pong)) {}
+
+  bool operator()() {
+    raw_ping request{};
+    request.header.msgh_bits =
+        MACH_MSGH_BITS_COMPLEX | MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, 0);
+    request.header.msgh_size = sizeof request;
+    request.header.msgh_remote_port = server_;
+    request.header.msgh_id = ping::id;
+    request.body.msgh_descriptor_count = 1;
+    request.reply_to.name = reply_port_.name();
+    request.reply_to.disposition = MACH_MSG_TYPE_MAKE_SEND_ONCE;
+    request.reply_to.type = MACH_MSG_PORT_DESCRIPTOR;
+    request.seq = ++seq_;
+    std::memcpy(request.text.data(), "hello", 6);
+    if (mach_msg(&request.header, MACH_SEND_MSG, sizeof request, 0, MACH_PORT_NULL,
+                 MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL) != MACH_MSG_SUCCESS ||
+        mach_msg(in_.header(), MACH_RCV_MSG, 0, in_.size(), reply_port_.name(),
+                 MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL) != MACH_MSG_SUCCESS) {
+      return false;
+    }
+    const auto* reply = reinterpret_cast<const raw_pong*>(in_.bytes());
+    return reply->header.msgh_id == pong::id && reply->seq == seq_;
+  }
+
+  bool valid() const { return reply_port_.valid(); }
+
+ private:
+  mach_port_name_t server_;
+  machport_bench::raw::port reply_port_{false};
+  machport_bench::raw::buffer in_;
+  std::uint64_t seq_ = 0;
+};
+
+// ---- machport, as in the README ---------------------------------------------------------------
+
+void serve_machport(mach_port_name_t name) {
+  auto port = machport::receive_right::adopt(name);
+  for (;;) {
+    auto received = machport::receive(port);
+    if (!received) break;
+    auto decoded = machport::decode<ping>(std::move(received.value()));
+    if (!decoded) break;  // the stop message
+    ping& request = decoded.value();
+    if (!machport::send(std::move(request.reply_to), machport::encode(pong{request.seq}))) break;
+  }
+}
+
+class machport_client {
+ public:
+  explicit machport_client(mach_port_name_t server)
+      : server_(machport::send_right::adopt(server)) {}
+  ~machport_client() { (void)server_.release(); }  // the server object owns that right
+  machport_client(const machport_client&) = delete;
+  machport_client& operator=(const machport_client&) = delete;
+
+  bool operator()() {
+    ping request{};
+    request.seq = ++seq_;
+    auto reply_to = reply_port_.make_send_once();
+    if (!reply_to) return false;
+    request.reply_to = std::move(reply_to.value());
+    std::memcpy(request.text.data(), "hello", 6);
+    if (!machport::send(server_, machport::encode(std::move(request)))) return false;
+    auto received = machport::receive(reply_port_);
+    if (!received) return false;
+    auto reply = machport::decode<pong>(std::move(received.value()));
+    return reply.has_value() && reply.value().seq == seq_;
+  }
+
+  bool valid() const { return reply_port_.valid(); }
+
+ private:
+  machport::send_right server_;
+  machport::receive_right reply_port_ = machport::receive_right::allocate().value();
+  std::uint64_t seq_ = 0;
+};
+
+void ping_pong(benchmark::State& state) {
+  server raw_server("raw_server", serve_raw);
+  server machport_server("machport_server", serve_machport);
+  if (!raw_server.valid() || !machport_server.valid()) {
+    return machport_bench::fail(state, "cannot start the servers");
+  }
+  raw_client raw(raw_server.send_name());
+  machport_client lib(machport_server.send_name());
+  if (!raw.valid() || !lib.valid()) return machport_bench::fail(state, "cannot set up the clients");
+
+  machport_bench::pair_options paired;
+  paired.target.max_overhead_ns = 200;  // two small messages per round trip
+  paired.a_tasks.also_counted = {&raw_server.task()};
+  paired.b_tasks.also_counted = {&machport_server.task()};
+  machport_bench::run_paired(state, raw, lib, paired);
+}
+
+}  // namespace
+
+BENCHMARK(ping_pong)->UseRealTime();
+
+MACHPORT_BENCHMARK_MAIN();

@@ -1,0 +1,63 @@
+// Same-thread send + receive of one inline message (0 B, 64 B, 4 KiB of data), raw mach_msg
+// against machport, paired in one run.
+//
+// A machport variant is one class: constructed from the port and the payload size, its
+// operator() sends one message and receives it back (false on failure). Add one with a
+// BENCHMARK_TEMPLATE line at the bottom.
+#include "bench_support.hpp"
+#include "raw_mach.hpp"
+
+#include <machport/message_builder.hpp>
+#include <machport/receive.hpp>
+#include <machport/receive_right.hpp>
+#include <machport/send.hpp>
+
+#include <cstddef>
+#include <vector>
+
+namespace {
+
+// message_builder → send() → receive() into a fresh message (default receive options).
+class builder_send_receive {
+ public:
+  builder_send_receive(const machport::constructed_port& port, std::size_t payload)
+      : port_(port), payload_(payload, std::byte{0x5a}) {}
+
+  bool operator()() {
+    machport::message_builder builder(7);
+    if (!payload_.empty()) builder.add_data(payload_);
+    if (!machport::send(port_.send, builder.build())) return false;
+    auto received = machport::receive(port_.receive);
+    return received.has_value() && received.value().id() == 7;
+  }
+
+ private:
+  const machport::constructed_port& port_;
+  std::vector<std::byte> payload_;
+};
+
+template <class Variant>
+void send_receive(benchmark::State& state) {
+  const auto payload = static_cast<mach_msg_size_t>(state.range(0));
+  machport::port_options options;
+  options.insert_send_right = true;
+  auto port = machport::receive_right::construct(options);
+  if (!port) return machport_bench::fail(state, "cannot set up the port");
+
+  machport_bench::raw::send_receive raw(port.value().send.name(), payload);
+  Variant variant(port.value(), payload);
+  machport_bench::pair_options paired;
+  // Small messages: a fixed framework cost; 4 KiB: a share of the raw cost (the copy dominates).
+  if (payload <= 64) {
+    paired.target.max_overhead_ns = 100;
+  } else {
+    paired.target.max_ratio = 1.2;
+  }
+  machport_bench::run_paired(state, raw, variant, paired);
+}
+
+}  // namespace
+
+BENCHMARK_TEMPLATE(send_receive, builder_send_receive)->Arg(0)->Arg(64)->Arg(4096);
+
+MACHPORT_BENCHMARK_MAIN();
