@@ -51,6 +51,7 @@
 
 #include "ipc.hpp"
 #include "kq_interface.hpp"
+#include "kqueue_fd.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -135,6 +136,7 @@ struct kqueue_state {
   std::size_t nfd = 0;           // knotes of kind fd: waiters then poll() instead of cv
   std::size_t fd_rr = 0;         // round-robin start for scanning fd knotes
   std::vector<int> pollers;      // private eventfds of kevent() calls blocked in poll()
+  int status_flags = kqueue_initial_status_flags();  // F_GETFL (see kqueue_fd.cpp)
 };
 
 }  // namespace machport_emu::detail
@@ -415,7 +417,8 @@ int attach_new(kqueue_state* kq, std::uint32_t owner, bool have_owner, kev_t& ke
       if (kev.ident > static_cast<std::uint64_t>(INT32_MAX)) return EBADF;
       std::shared_ptr<kqueue_state> target = lookup_locked(fd);
       if (!target) {
-        if (::fcntl(fd, F_GETFD) < 0) return EBADF;
+        // Raw: the fcntl() interposer (kqueue_fd.cpp) takes the kernel lock.
+        if (::syscall(SYS_fcntl, fd, F_GETFD) < 0) return EBADF;
         kind = knote_kind::fd;
         break;
       }
@@ -688,7 +691,8 @@ int scan_fd_knotes(kqueue_state* kq, int n, int max, Emit& emit) {
     std::int64_t data = 1;
     if (read) {
       int avail = 0;
-      if (::ioctl(pfds[i].fd, FIONREAD, &avail) == 0) data = avail;
+      // Raw: the ioctl() interposer (kqueue_fd.cpp) takes the kernel lock.
+      if (::syscall(SYS_ioctl, pfds[i].fd, FIONREAD, &avail) == 0) data = avail;
     }
     if ((kn->flags & EV_CLEAR) && kn->fd_reported && data == kn->fd_last) continue;
     kev_t ev;
@@ -975,6 +979,13 @@ namespace machport_emu::detail {
 void knote_queue_changed_locked(knote* kn, bool posted_to_empty) {
   if (posted_to_empty) kn->active = true;
   update(kn);
+}
+
+bool kqueues_exist() { return g_live.load(std::memory_order_relaxed) != 0; }
+
+int* kqueue_status_flags_locked(int fd) {
+  std::shared_ptr<kqueue_state> kq = lookup_locked(fd);
+  return kq ? &kq->status_flags : nullptr;  // the table keeps kq alive
 }
 
 void knote_vanished_locked(knote* kn) {
