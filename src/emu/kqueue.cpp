@@ -715,6 +715,18 @@ int scan_fd_knotes(kqueue_state* kq, int n, int max, Emit& emit) {
   return n;
 }
 
+// kqfile_end_processing -> knote_unsuppress -> knote_enqueue: a knote still active after the
+// scan (level-triggered with data left) re-queued into the empty queue is a wakeup, so the
+// EVFILT_READ knotes watching this kqueue are posted again, though its count never reached 0
+// (suppressed knotes stay counted here). A re-queue behind knotes still queued wakes nobody.
+void post_watchers(kqueue_state* kq) {
+  std::vector<knote*> watchers = kq->watchers;
+  for (knote* w : watchers) {
+    w->active = true;
+    update(w);
+  }
+}
+
 // kqueue_process: up to `max` events, each knote at most once.
 template <class Emit>
 int scan_locked(kqueue_state* kq, int max, Emit&& emit) {
@@ -754,10 +766,12 @@ int scan_locked(kqueue_state* kq, int max, Emit&& emit) {
     }
   }
   if (n < max && kq->nfd > 0) n = scan_fd_knotes(kq, n, max, emit);
+  bool was_empty = kq->queue.empty();
   for (knote* kn : suppressed) {
     kn->suppressed = false;
     update(kn);
   }
+  if (was_empty && !kq->queue.empty()) post_watchers(kq);
   kq->scanning = false;
   sync_fd(kq, true);
   return n;
