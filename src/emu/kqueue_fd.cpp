@@ -113,11 +113,6 @@ int kqueue_fcntl(int fd, int cmd, void* arg) {
   return forward_fcntl(fd, cmd, arg);
 }
 
-int fcntl_entry(int fd, int cmd, void* arg) {
-  if (is_kqueue(fd)) return kqueue_fcntl(fd, cmd, arg);
-  return forward_fcntl(fd, cmd, arg);
-}
-
 }  // namespace
 
 // ---- the interposers ---------------------------------------------------------------------------
@@ -151,13 +146,9 @@ extern "C" int fcntl(int fd, int cmd, ...) {
   va_start(ap, cmd);
   void* arg = va_arg(ap, void*);
   va_end(ap);
-  return fcntl_entry(fd, cmd, arg);
+  if (is_kqueue(fd)) return kqueue_fcntl(fd, cmd, arg);
+  return forward_fcntl(fd, cmd, arg);
 }
 
-extern "C" int fcntl64(int fd, int cmd, ...) {
-  va_list ap;
-  va_start(ap, cmd);
-  void* arg = va_arg(ap, void*);
-  va_end(ap);
-  return fcntl_entry(fd, cmd, arg);
-}
+// What <fcntl.h> calls with _FILE_OFFSET_BITS=64: the same function.
+extern "C" int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
