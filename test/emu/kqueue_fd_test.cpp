@@ -12,7 +12,6 @@
 #include <boost/system/errc.hpp>
 
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 

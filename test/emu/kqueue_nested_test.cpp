@@ -8,6 +8,7 @@
 
 #include <support/leak_check.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
