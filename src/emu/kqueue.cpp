@@ -51,6 +51,7 @@
 
 #include "ipc.hpp"
 #include "kq_interface.hpp"
+#include "kqueue_fd.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -135,6 +136,7 @@ struct kqueue_state {
   std::size_t nfd = 0;           // knotes of kind fd: waiters then poll() instead of cv
   std::size_t fd_rr = 0;         // round-robin start for scanning fd knotes
   std::vector<int> pollers;      // private eventfds of kevent() calls blocked in poll()
+  int status_flags = kqueue_initial_status_flags();  // F_GETFL (see kqueue_fd.cpp)
 };
 
 }  // namespace machport_emu::detail
@@ -415,7 +417,8 @@ int attach_new(kqueue_state* kq, std::uint32_t owner, bool have_owner, kev_t& ke
       if (kev.ident > static_cast<std::uint64_t>(INT32_MAX)) return EBADF;
       std::shared_ptr<kqueue_state> target = lookup_locked(fd);
       if (!target) {
-        if (::fcntl(fd, F_GETFD) < 0) return EBADF;
+        // Raw: the fcntl() interposer (kqueue_fd.cpp) takes the kernel lock.
+        if (::syscall(SYS_fcntl, fd, F_GETFD) < 0) return EBADF;
         kind = knote_kind::fd;
         break;
       }
@@ -688,7 +691,8 @@ int scan_fd_knotes(kqueue_state* kq, int n, int max, Emit& emit) {
     std::int64_t data = 1;
     if (read) {
       int avail = 0;
-      if (::ioctl(pfds[i].fd, FIONREAD, &avail) == 0) data = avail;
+      // Raw: the ioctl() interposer (kqueue_fd.cpp) takes the kernel lock.
+      if (::syscall(SYS_ioctl, pfds[i].fd, FIONREAD, &avail) == 0) data = avail;
     }
     if ((kn->flags & EV_CLEAR) && kn->fd_reported && data == kn->fd_last) continue;
     kev_t ev;
@@ -709,6 +713,18 @@ int scan_fd_knotes(kqueue_state* kq, int n, int max, Emit& emit) {
     }
   }
   return n;
+}
+
+// kqfile_end_processing -> knote_unsuppress -> knote_enqueue: a knote still active after the
+// scan (level-triggered with data left) re-queued into the empty queue is a wakeup, so the
+// EVFILT_READ knotes watching this kqueue are posted again, though its count never reached 0
+// (suppressed knotes stay counted here). A re-queue behind knotes still queued wakes nobody.
+void post_watchers(kqueue_state* kq) {
+  std::vector<knote*> watchers = kq->watchers;
+  for (knote* w : watchers) {
+    w->active = true;
+    update(w);
+  }
 }
 
 // kqueue_process: up to `max` events, each knote at most once.
@@ -750,10 +766,12 @@ int scan_locked(kqueue_state* kq, int max, Emit&& emit) {
     }
   }
   if (n < max && kq->nfd > 0) n = scan_fd_knotes(kq, n, max, emit);
+  bool was_empty = kq->queue.empty();
   for (knote* kn : suppressed) {
     kn->suppressed = false;
     update(kn);
   }
+  if (was_empty && !kq->queue.empty()) post_watchers(kq);
   kq->scanning = false;
   sync_fd(kq, true);
   return n;
@@ -975,6 +993,13 @@ namespace machport_emu::detail {
 void knote_queue_changed_locked(knote* kn, bool posted_to_empty) {
   if (posted_to_empty) kn->active = true;
   update(kn);
+}
+
+bool kqueues_exist() { return g_live.load(std::memory_order_relaxed) != 0; }
+
+int* kqueue_status_flags_locked(int fd) {
+  std::shared_ptr<kqueue_state> kq = lookup_locked(fd);
+  return kq ? &kq->status_flags : nullptr;  // the table keeps kq alive
 }
 
 void knote_vanished_locked(knote* kn) {
