@@ -15,9 +15,6 @@
 namespace machport {
 namespace detail {
 
-// XNU's IPC_KMSG_MAX_OOL_PORT_COUNT: no kernel-written array is longer.
-constexpr std::uint32_t max_port_count = 16383;
-
 std::unique_ptr<std::uint64_t[]> allocate_storage(std::size_t bytes) {
   const std::size_t words = (bytes + 7) / 8;
   return std::unique_ptr<std::uint64_t[]>(new std::uint64_t[words == 0 ? 1 : words]());
@@ -52,19 +49,17 @@ std::vector<mach_port_name_t> read_port_names(std::uint64_t address, std::uint32
 void release_contents(std::byte* buf, std::size_t length, message::state st) noexcept {
   if (st == message::state::empty || buf == nullptr || length < header_size) return;
   const bool received = st == message::state::received;
-  const std::uint32_t bits = load32(buf);
-  const mach_port_name_t remote = load32(buf + 8);
-  const mach_port_name_t local = load32(buf + 12);
-  const mach_port_name_t voucher = load32(buf + 16);
-  const std::uint8_t remote_disp = bits & 0x1f;
-  const std::uint8_t local_disp = (bits >> 8) & 0x1f;
-  const std::uint8_t voucher_disp = (bits >> 16) & 0x1f;
-  if (remote_disp == disp_move_send || remote_disp == disp_move_send_once) release_name(remote);
+  const mach_msg_header_t h = load_header(buf);
+  const std::uint8_t remote_disp = remote_disposition(h.msgh_bits);
+  const std::uint8_t local_disp = local_disposition(h.msgh_bits);
+  if (remote_disp == disp_move_send || remote_disp == disp_move_send_once) {
+    release_name(h.msgh_remote_port);
+  }
   // On receipt msgh_local_port is our receive right, which the message does not own.
   if (!received && (local_disp == disp_move_send || local_disp == disp_move_send_once)) {
-    release_name(local);
+    release_name(h.msgh_local_port);
   }
-  if (voucher_disp == disp_move_send) release_name(voucher);
+  if (voucher_disposition(h.msgh_bits) == disp_move_send) release_name(h.msgh_voucher_port);
 
   try {
     (void)walk(buf, length, [&](const raw_descriptor& d) {
@@ -390,7 +385,7 @@ message_builder& message_builder::add_ports_copy_send(std::span<const send_right
 }
 
 message_builder& message_builder::add_data(std::span<const std::byte> bytes, std::size_t alignment) {
-  if (alignment == 0 || alignment > 8 || (alignment & (alignment - 1)) != 0) {
+  if (!detail::valid_inline_alignment(alignment)) {
     throw std::invalid_argument("machport: inline data alignment must be 1, 2, 4 or 8");
   }
   data_.push_back(data_item{std::vector<std::byte>(bytes.begin(), bytes.end()), alignment});
@@ -421,58 +416,42 @@ message message_builder::build() {
   std::vector<std::unique_ptr<mach_port_name_t[]>> arrays;
 
   const bool complex = !descriptors_.empty();
-  mach_msg_bits_t bits = MACH_MSGH_BITS_SET(0, reply_disposition_, 0, complex ? MACH_MSGH_BITS_COMPLEX : 0);
-  store32(buf, bits);
-  store32(buf + 4, static_cast<std::uint32_t>(total));
-  store32(buf + 8, MACH_PORT_NULL);
-  store32(buf + 12, reply_name_);
-  store32(buf + 16, MACH_PORT_NULL);
-  store32(buf + 20, static_cast<std::uint32_t>(id_));
+  mach_msg_header_t h{};
+  h.msgh_bits = MACH_MSGH_BITS_SET(0, reply_disposition_, 0, complex ? MACH_MSGH_BITS_COMPLEX : 0);
+  h.msgh_size = static_cast<mach_msg_size_t>(total);
+  h.msgh_remote_port = MACH_PORT_NULL;
+  h.msgh_local_port = reply_name_;
+  h.msgh_voucher_port = MACH_PORT_NULL;
+  h.msgh_id = id_;
+  detail::store_header(buf, h);
 
   std::size_t off = detail::header_size;
   if (complex) {
     store32(buf + off, static_cast<std::uint32_t>(descriptors_.size()));
     off += detail::body_size;
     for (auto& d : descriptors_) {
-      std::byte* p = buf + off;
-      switch (d.type) {
-        case detail::type_port:
-          store32(p, d.name);
-          p[10] = std::byte{d.disposition};
-          p[11] = std::byte{detail::type_port};
-          break;
-        case detail::type_ool:
-          store64(p, d.address);
-          p[8] = std::byte{static_cast<std::uint8_t>(d.deallocate ? 1 : 0)};
-          p[9] = std::byte{MACH_MSG_VIRTUAL_COPY};
-          p[11] = std::byte{detail::type_ool};
-          store32(p + 12, d.count);
-          break;
-        case detail::type_ool_ports: {
-          std::uint64_t address = 0;
-          if (!d.names.empty()) {
-            auto a = std::make_unique<mach_port_name_t[]>(d.names.size());
-            std::copy(d.names.begin(), d.names.end(), a.get());
-            address = reinterpret_cast<std::uintptr_t>(a.get());
-            arrays.push_back(std::move(a));
-          }
-          store64(p, address);
-          p[8] = std::byte{0};  // the array lives in the message; the kernel copies it
-          p[9] = std::byte{MACH_MSG_VIRTUAL_COPY};
-          p[10] = std::byte{d.disposition};
-          p[11] = std::byte{detail::type_ool_ports};
-          store32(p + 12, d.count);
-          break;
-        }
-        case detail::type_guarded_port:
-          store64(p, d.address);
-          p[8] = std::byte{static_cast<std::uint8_t>(d.flags & 0xff)};
-          p[9] = std::byte{static_cast<std::uint8_t>(d.flags >> 8)};
-          p[10] = std::byte{d.disposition};
-          p[11] = std::byte{detail::type_guarded_port};
-          store32(p + 12, d.name);
-          break;
+      detail::raw_descriptor w;
+      w.type = d.type;
+      w.disposition = d.disposition;
+      w.name = d.name;
+      w.address = d.address;
+      w.count = d.count;
+      w.flags = d.flags;
+      w.deallocate = d.deallocate ? 1 : 0;
+      if (d.type == detail::type_ool || d.type == detail::type_ool_ports) {
+        w.copy = MACH_MSG_VIRTUAL_COPY;
       }
+      if (d.type == detail::type_ool_ports) {
+        w.address = 0;
+        if (!d.names.empty()) {
+          auto a = std::make_unique<mach_port_name_t[]>(d.names.size());
+          std::copy(d.names.begin(), d.names.end(), a.get());
+          w.address = reinterpret_cast<std::uintptr_t>(a.get());
+          arrays.push_back(std::move(a));
+        }
+        w.deallocate = 0;  // the array lives in the message; the kernel copies it
+      }
+      detail::write_descriptor(buf + off, w);
       off += detail::descriptor_size(d.type);
     }
   }
@@ -495,25 +474,27 @@ message message_builder::build() {
 // ---- parse -----------------------------------------------------------------------------
 
 std::optional<mach_port_seqno_t> trailer_view::seqno() const noexcept {
-  if (size_ < 12) return std::nullopt;
-  return load32(data_ + 8);
+  if (size_ < trailer_size(trailer_level::seqno)) return std::nullopt;
+  return load32(data_ + detail::trailer_seqno_offset);
 }
 
 std::optional<std::array<std::uint32_t, 2>> trailer_view::sender() const noexcept {
-  if (size_ < 20) return std::nullopt;
-  return std::array<std::uint32_t, 2>{load32(data_ + 12), load32(data_ + 16)};
+  if (size_ < trailer_size(trailer_level::sender)) return std::nullopt;
+  const std::byte* p = data_ + detail::trailer_sender_offset;
+  return std::array<std::uint32_t, 2>{load32(p), load32(p + 4)};
 }
 
 std::optional<audit_token> trailer_view::audit() const noexcept {
-  if (size_ < 52) return std::nullopt;
+  if (size_ < trailer_size(trailer_level::audit)) return std::nullopt;
   audit_token t;
-  for (std::size_t i = 0; i < 8; ++i) t.val[i] = load32(data_ + 20 + 4 * i);
+  static_assert(sizeof(t.val) == sizeof(audit_token_t));
+  std::memcpy(t.val.data(), data_ + detail::trailer_audit_offset, sizeof(t.val));
   return t;
 }
 
 std::optional<mach_port_context_t> trailer_view::context() const noexcept {
-  if (size_ < 60) return std::nullopt;
-  return static_cast<mach_port_context_t>(detail::load64(data_ + 52));
+  if (size_ < trailer_size(trailer_level::context)) return std::nullopt;
+  return static_cast<mach_port_context_t>(detail::load64(data_ + detail::trailer_context_offset));
 }
 
 result<std::span<const std::byte>> body_reader::read_bytes(std::size_t n) noexcept {
@@ -533,8 +514,8 @@ std::span<const std::byte> parsed_message::body() const noexcept {
 
 trailer_view parsed_message::trailer() const noexcept {
   const std::byte* buf = reinterpret_cast<const std::byte*>(storage_.get());
-  if (capacity_ < size_ + 8) return {};
-  const std::uint32_t tsize = load32(buf + size_ + 4);
+  if (capacity_ < size_ + detail::min_trailer_size) return {};
+  const std::uint32_t tsize = load32(buf + size_ + detail::trailer_size_offset);
   return {buf + size_, tsize};
 }
 
@@ -548,8 +529,7 @@ message_errc validate_received(const std::byte* buf, std::size_t length,
                                std::vector<detail::raw_descriptor>& out, std::size_t& body_offset,
                                std::size_t& size) {
   if (auto e = detail::check_header(buf, length, size); e != message_errc::success) return e;
-  const std::uint32_t bits = load32(buf);
-  const std::uint8_t remote_disp = bits & 0x1f;
+  const std::uint8_t remote_disp = detail::remote_disposition(load32(buf + detail::header_bits_offset));
   if (remote_disp != 0 && remote_disp != detail::disp_move_send &&
       remote_disp != detail::disp_move_send_once) {
     return message_errc::bad_header_bits;
@@ -584,8 +564,8 @@ message_errc validate_received(const std::byte* buf, std::size_t length,
   if (e != message_errc::success) return e;
   if (bad != message_errc::success) return bad;
   // The trailer, if the buffer has room for one, must fit in it.
-  if (length - size >= 8) {
-    const std::uint32_t tsize = load32(buf + size + 4);
+  if (length - size >= detail::min_trailer_size) {
+    const std::uint32_t tsize = load32(buf + size + detail::trailer_size_offset);
     if (tsize > length - size) return message_errc::bad_trailer;
   }
   return message_errc::success;
@@ -618,26 +598,27 @@ result<parsed_message> parse(message&& m) {
   // Reserved up front: from here on only a port array's name vector can fail to allocate
   // (and then the rights not yet adopted are lost with the out-of-memory error).
   p.descriptors_.reserve(raw.size());
-  p.id_ = static_cast<mach_msg_id_t>(load32(buf + 20));
-  p.bits_ = load32(buf);
-  p.local_ = load32(buf + 12);
+  const mach_msg_header_t h = detail::load_header(buf);
+  p.id_ = h.msgh_id;
+  p.bits_ = h.msgh_bits;
+  p.local_ = h.msgh_local_port;
   p.size_ = size;
   p.body_offset_ = body_offset;
-  const std::uint8_t remote_disp = p.bits_ & 0x1f;
-  const mach_port_name_t remote = load32(buf + 8);
   std::size_t capacity = 0;
   auto storage = detail::message_access::take_storage(m, capacity);
   buf = reinterpret_cast<std::byte*>(storage.get());
   p.storage_ = std::move(storage);
   p.capacity_ = capacity;
 
+  const std::uint8_t remote_disp = detail::remote_disposition(h.msgh_bits);
   if (remote_disp == detail::disp_move_send) {
-    p.reply_ = send_right::adopt(remote);
+    p.reply_ = send_right::adopt(h.msgh_remote_port);
   } else if (remote_disp == detail::disp_move_send_once) {
-    p.reply_ = send_once_right::adopt(remote);
+    p.reply_ = send_once_right::adopt(h.msgh_remote_port);
   }
-  const std::uint8_t voucher_disp = (p.bits_ >> 16) & 0x1f;
-  if (voucher_disp == detail::disp_move_send) detail::release_name(load32(buf + 16));
+  if (detail::voucher_disposition(h.msgh_bits) == detail::disp_move_send) {
+    detail::release_name(h.msgh_voucher_port);
+  }
 
   for (auto& d : raw) {
     switch (d.type) {

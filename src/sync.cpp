@@ -60,17 +60,17 @@ bool untouched(mach_msg_return_t mr) noexcept {
 // (deallocate = true) so that the message is again a valid outgoing message that owns all of
 // it, and takes the destination right out of the header. Returns that destination name.
 mach_port_name_t normalize_pseudo_received(std::byte* buf, std::size_t length) noexcept {
-  const std::uint32_t bits = load32(buf);
-  const mach_port_name_t dest = load32(buf + 8);
-  store32(buf, bits & ~static_cast<std::uint32_t>(MACH_MSGH_BITS_REMOTE_MASK));
-  store32(buf + 8, MACH_PORT_NULL);
+  const std::uint32_t bits = load32(buf + detail::header_bits_offset);
+  const mach_port_name_t dest = load32(buf + detail::header_remote_offset);
+  store32(buf + detail::header_bits_offset, detail::with_remote_disposition(bits, 0));
+  store32(buf + detail::header_remote_offset, MACH_PORT_NULL);
   (void)detail::walk(buf, length, [&](const detail::raw_descriptor& d) {
     if (d.type == detail::type_ool || d.type == detail::type_ool_volatile ||
         d.type == detail::type_ool_ports) {
-      if (d.address != 0) buf[d.offset + 8] = std::byte{1};
+      if (d.address != 0) detail::set_deallocate(buf, d.offset);
     }
   });
-  return (bits & MACH_MSGH_BITS_REMOTE_MASK) != 0 ? dest : MACH_PORT_NULL;
+  return detail::remote_disposition(bits) != 0 ? dest : MACH_PORT_NULL;
 }
 
 // The kernel copies the header rights in before the descriptors, and a descriptor that fails
@@ -145,14 +145,15 @@ class right_checker {
 // Checks every descriptor right of an outgoing message sent to `dest` (see right_checker).
 bool rights_would_copy_in(const std::byte* buf, std::size_t length, mach_port_name_t dest,
                           std::uint8_t dest_disp) {
-  const std::uint32_t bits = load32(buf);
-  if ((bits & MACH_MSGH_BITS_COMPLEX) == 0) return true;  // only the header: checked before copy-in
+  const mach_msg_header_t h = detail::load_header(buf);
+  // Only the header: the kernel checks it before copying anything in.
+  if (!detail::is_complex(h.msgh_bits)) return true;
   right_checker check;
-  const std::uint8_t reply_disp = (bits >> 8) & 0x1f;
+  const std::uint8_t reply_disp = detail::local_disposition(h.msgh_bits);
   // The kernel checks the destination and reply rights before it copies anything in; they are
   // simulated only for what they take away from the descriptors after them.
   (void)check.take(dest, dest_disp);
-  if (reply_disp != 0) (void)check.take(load32(buf + 12), reply_disp);
+  if (reply_disp != 0) (void)check.take(h.msgh_local_port, reply_disp);
   bool ok = true;
   const auto e = detail::walk(buf, length, [&](const detail::raw_descriptor& d) {
     if (!ok) return;
@@ -162,9 +163,7 @@ bool rights_would_copy_in(const std::byte* buf, std::size_t length, mach_port_na
         ok = check.take(d.name, d.disposition);
         break;
       case detail::type_ool_ports:
-        if (d.count > 16383) {  // the kernel rejects this before any copy-in (TOO_LARGE)
-          break;
-        }
+        if (d.count > detail::max_port_count) break;  // the kernel refuses it before any copy-in
         for (mach_port_name_t n : detail::read_port_names(d.address, d.count)) {
           if (!(ok = check.take(n, d.disposition))) break;
         }
@@ -191,10 +190,10 @@ result<void> do_send(mach_port_name_t dest, std::uint8_t disposition, message& m
   if (!rights_would_copy_in(buf, capacity, dest, disposition)) {
     return make_msg_error(MACH_SEND_INVALID_RIGHT);
   }
-  const std::uint32_t bits = load32(buf);
+  const std::uint32_t bits = load32(buf + detail::header_bits_offset);
   // Each send names its own destination; the header carries none between sends.
-  store32(buf, (bits & ~static_cast<std::uint32_t>(MACH_MSGH_BITS_REMOTE_MASK)) | disposition);
-  store32(buf + 8, dest);
+  store32(buf + detail::header_bits_offset, detail::with_remote_disposition(bits, disposition));
+  store32(buf + detail::header_remote_offset, dest);
   const mach_msg_size_t size = msg.size();
 
   mach_msg_option_t options = MACH_SEND_MSG;
@@ -213,8 +212,8 @@ result<void> do_send(mach_port_name_t dest, std::uint8_t disposition, message& m
     return make_msg_error(mr);
   }
   if (untouched(mr)) {
-    store32(buf, bits);
-    store32(buf + 8, MACH_PORT_NULL);
+    store32(buf + detail::header_bits_offset, bits);
+    store32(buf + detail::header_remote_offset, MACH_PORT_NULL);
     return make_msg_error(mr);
   }
   // The kernel destroyed the header rights (a send-once destination included) and part of

@@ -63,8 +63,8 @@ constexpr void check_field() {
 
 template <class F>
 constexpr std::size_t descriptor_size_of() {
-  if constexpr (std::is_same_v<F, ool_buffer>) return 16;
-  else if constexpr (is_right_field_v<F>) return 12;
+  if constexpr (std::is_same_v<F, ool_buffer>) return long_descriptor_size;
+  else if constexpr (is_right_field_v<F>) return port_descriptor_size;
   else return 0;
 }
 
@@ -95,7 +95,7 @@ struct typed_layout {
   using seq = std::make_index_sequence<boost::pfr::tuple_size_v<T>>;
   static constexpr std::size_t descriptors = count_descriptors(seq{});
   static constexpr std::size_t body_start =
-      24 + (descriptors ? 4 + descriptor_bytes(seq{}) : 0);
+      detail::body_start(descriptors, descriptor_bytes(seq{}));
   static constexpr std::size_t size = total(seq{}, body_start);
 };
 
