@@ -163,10 +163,6 @@ void message::detach() noexcept {
 
 // ---- message_builder -------------------------------------------------------------------
 
-namespace {
-std::size_t align_up(std::size_t v, std::size_t a) noexcept { return (v + a - 1) & ~(a - 1); }
-}  // namespace
-
 message_builder::~message_builder() { release_all(); }
 
 message_builder::message_builder(message_builder&& other) noexcept
@@ -392,17 +388,17 @@ message_builder& message_builder::add_data(std::span<const std::byte> bytes, std
   return *this;
 }
 
+// The bytes the descriptors take (without msgh_descriptor_count).
 std::size_t message_builder::descriptor_bytes() const noexcept {
-  if (descriptors_.empty()) return 0;
-  std::size_t n = detail::body_size;
+  std::size_t n = 0;
   for (auto& d : descriptors_) n += detail::descriptor_size(d.type);
   return n;
 }
 
 std::size_t message_builder::size() const noexcept {
-  std::size_t off = detail::header_size + descriptor_bytes();
-  for (auto& item : data_) off = align_up(off, item.alignment) + item.bytes.size();
-  return align_up(off, 4);
+  detail::inline_cursor cursor(detail::body_start(descriptors_.size(), descriptor_bytes()));
+  for (auto& item : data_) (void)cursor.place(item.bytes.size(), item.alignment);
+  return cursor.message_size();
 }
 
 message message_builder::build() {
@@ -455,10 +451,10 @@ message message_builder::build() {
       off += detail::descriptor_size(d.type);
     }
   }
+  detail::inline_cursor cursor(off);
   for (auto& item : data_) {
-    off = align_up(off, item.alignment);
-    if (!item.bytes.empty()) std::memcpy(buf + off, item.bytes.data(), item.bytes.size());
-    off += item.bytes.size();
+    const std::size_t at = cursor.place(item.bytes.size(), item.alignment);
+    if (!item.bytes.empty()) std::memcpy(buf + at, item.bytes.data(), item.bytes.size());
   }
 
   detail::message_access::assign(m, std::move(storage), total, message::state::outgoing);
@@ -598,6 +594,7 @@ result<parsed_message> parse(message&& m) {
   // Reserved up front: from here on only a port array's name vector can fail to allocate
   // (and then the rights not yet adopted are lost with the out-of-memory error).
   p.descriptors_.reserve(raw.size());
+  p.kinds_.reserve(raw.size());
   const mach_msg_header_t h = detail::load_header(buf);
   p.id_ = h.msgh_id;
   p.bits_ = h.msgh_bits;
@@ -621,6 +618,7 @@ result<parsed_message> parse(message&& m) {
   }
 
   for (auto& d : raw) {
+    p.kinds_.push_back(descriptor_info{static_cast<descriptor_kind>(d.type), d.disposition});
     switch (d.type) {
       case detail::type_port:
         if (d.disposition == detail::disp_move_receive) {

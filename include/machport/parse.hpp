@@ -2,6 +2,7 @@
 #pragma once
 
 #include <machport/detail/platform.hpp>
+#include <machport/detail/wire.hpp>
 #include <machport/message.hpp>
 #include <machport/ool_buffer.hpp>
 #include <machport/receive_right.hpp>
@@ -36,6 +37,24 @@ using port_array =
 // (guarded with the context the kernel chose when received with guarded descriptors, else
 // empty: the kernel destroyed the right).
 using descriptor = std::variant<send_right, send_once_right, receive_right, ool_buffer, port_array>;
+
+// What a received descriptor was on the wire (mach_msg_descriptor_type_t). The descriptor
+// variant alone cannot tell a port from a guarded port, or OOL memory from volatile memory.
+enum class descriptor_kind : std::uint8_t {
+  port = MACH_MSG_PORT_DESCRIPTOR,
+  ool = MACH_MSG_OOL_DESCRIPTOR,
+  ool_ports = MACH_MSG_OOL_PORTS_DESCRIPTOR,
+  ool_volatile = MACH_MSG_OOL_VOLATILE_DESCRIPTOR,
+  guarded_port = MACH_MSG_GUARDED_PORT_DESCRIPTOR,
+};
+
+// The kind and disposition of one received descriptor, kept after its right is moved out.
+struct descriptor_info {
+  descriptor_kind kind = descriptor_kind::port;
+  // MACH_MSG_TYPE_PORT_RECEIVE / _SEND / _SEND_ONCE for ports, guarded ports and port arrays;
+  // 0 for memory.
+  mach_msg_type_name_t disposition = 0;
+};
 
 // The sender's audit token (TASK_AUDIT_TOKEN): val[0] auid, [1] euid, [2] egid, [3] ruid,
 // [4] rgid, [5] pid, [6] asid, [7] pid version. All zero for the kernel.
@@ -82,7 +101,7 @@ class body_reader {
   template <class T>
   result<T> read() noexcept {
     static_assert(std::is_trivially_copyable_v<T> && alignof(T) <= 8);
-    std::size_t at = (off_ + alignof(T) - 1) & ~(alignof(T) - 1);
+    const std::size_t at = detail::place_inline(off_, alignof(T));
     if (at > msg_.size() || msg_.size() - at < sizeof(T)) return message_errc::unexpected_size;
     T value;
     std::memcpy(&value, msg_.data() + at, sizeof(T));
@@ -110,6 +129,8 @@ class parsed_message {
   mach_port_name_t local_port() const noexcept { return local_; }
   reply_right& reply() noexcept { return reply_; }
   std::vector<descriptor>& descriptors() noexcept { return descriptors_; }
+  // descriptor_kinds()[i] describes descriptors()[i].
+  const std::vector<descriptor_info>& descriptor_kinds() const noexcept { return kinds_; }
   // Inline data: from the end of the descriptors to msgh_size.
   std::span<const std::byte> body() const noexcept;
   // Offset of body() from the start of the message (for alignment).
@@ -129,6 +150,7 @@ class parsed_message {
   std::size_t body_offset_ = 0;
   reply_right reply_;
   std::vector<descriptor> descriptors_;
+  std::vector<descriptor_info> kinds_;
 };
 
 // Takes a received message apart. Checks every offset and count against the received size:
