@@ -16,29 +16,6 @@ namespace detail {
 struct message_access;
 }
 
-// Which trailer a receive asks the kernel for (MACH_RCV_TRAILER_ELEMENTS). Each level
-// includes the previous ones.
-enum class trailer_level : std::uint8_t {
-  none = 0,      //  8 bytes: type and size only
-  seqno = 1,     // 12 bytes: + sequence number
-  sender = 2,    // 20 bytes: + security token (uid, gid)
-  audit = 3,     // 52 bytes: + audit token (pid, euid, egid, ...)
-  context = 4,   // 60 bytes: + the receiving port's context
-  all = 7,       // 68 bytes: + (always zero) MAC fields
-};
-
-// The number of bytes the kernel writes for `level`.
-constexpr std::size_t trailer_size(trailer_level level) noexcept {
-  switch (level) {
-    case trailer_level::none: return 8;
-    case trailer_level::seqno: return 12;
-    case trailer_level::sender: return 20;
-    case trailer_level::audit: return 52;
-    case trailer_level::context: return 60;
-    default: return 68;
-  }
-}
-
 // An owning Mach message.
 //
 // A message is in one of three states:

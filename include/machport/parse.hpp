@@ -9,18 +9,15 @@
 #include <machport/result.hpp>
 #include <machport/send_once_right.hpp>
 #include <machport/send_right.hpp>
+#include <machport/trailer.hpp>
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <optional>
 #include <span>
 #include <type_traits>
 #include <variant>
 #include <vector>
-
-#include <sys/types.h>  // pid_t, uid_t, gid_t
 
 namespace machport {
 
@@ -56,43 +53,8 @@ struct descriptor_info {
   mach_msg_type_name_t disposition = 0;
 };
 
-// The sender's audit token (TASK_AUDIT_TOKEN): val[0] auid, [1] euid, [2] egid, [3] ruid,
-// [4] rgid, [5] pid, [6] asid, [7] pid version. All zero for the kernel.
-struct audit_token {
-  std::array<std::uint32_t, 8> val{};
-  pid_t pid() const noexcept { return static_cast<pid_t>(val[5]); }
-  uid_t euid() const noexcept { return static_cast<uid_t>(val[1]); }
-  gid_t egid() const noexcept { return static_cast<gid_t>(val[2]); }
-  uid_t ruid() const noexcept { return static_cast<uid_t>(val[3]); }
-  gid_t rgid() const noexcept { return static_cast<gid_t>(val[4]); }
-  std::uint32_t pid_version() const noexcept { return val[7]; }
-  bool is_kernel() const noexcept {
-    for (auto v : val) if (v != 0) return false;
-    return true;
-  }
-};
-
-// Read access to the trailer the kernel appended. Each accessor returns nullopt if the
-// trailer received is too short to hold the field (the receive asked for a lower level).
-class trailer_view {
- public:
-  trailer_view() noexcept = default;
-  trailer_view(const std::byte* data, std::size_t size) noexcept : data_(data), size_(size) {}
-  std::size_t size() const noexcept { return size_; }
-  std::optional<mach_port_seqno_t> seqno() const noexcept;
-  // The security token: {uid, gid} of the sender ({0, 1} for the kernel).
-  std::optional<std::array<std::uint32_t, 2>> sender() const noexcept;
-  std::optional<audit_token> audit() const noexcept;
-  // The receiving port's context (its guard when guarded) at dequeue time.
-  std::optional<mach_port_context_t> context() const noexcept;
-
- private:
-  const std::byte* data_ = nullptr;
-  std::size_t size_ = 0;
-};
-
-// Reads inline data with the builder's alignment rule (each item at the next offset, from the
-// start of the message, that is a multiple of its alignment). Every read is bounds-checked.
+// Reads inline data with the layout rule of the builder (detail::place_inline: each item at
+// the next offset, from the start of the message, that is a multiple of its alignment). Every read is bounds-checked.
 class body_reader {
  public:
   body_reader(std::span<const std::byte> message, std::size_t offset) noexcept

@@ -6,6 +6,7 @@
 #include <machport/receive_right.hpp>
 #include <machport/result.hpp>
 #include <machport/timeout.hpp>
+#include <machport/trailer.hpp>
 
 #include <chrono>
 #include <cstddef>

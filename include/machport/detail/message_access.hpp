@@ -19,6 +19,11 @@ std::unique_ptr<std::uint64_t[]> allocate_storage(std::size_t bytes);
 // message of that state cannot own are left alone.
 void release_contents(std::byte* buf, std::size_t length, message::state st) noexcept;
 
+// Releases a right a message or builder owns by its MOVE_* disposition (MOVE_RECEIVE:
+// destroys the receive right; MOVE_SEND / MOVE_SEND_ONCE: deallocates the name). Borrowed
+// dispositions (COPY_SEND, MAKE_*) and unknown ones release nothing.
+void release_port(mach_port_name_t name, std::uint8_t disposition) noexcept;
+
 // Reads `count` names from an OOL port array at `address` (the kernel's or ours). With a
 // release hook installed the memory is not read (it may not exist) and placeholder names are
 // returned instead.
