@@ -25,20 +25,6 @@ void release_port(mach_port_name_t name, std::uint8_t disposition) noexcept {
   }
 }
 
-std::vector<mach_port_name_t> read_port_names(std::uint64_t address, std::uint32_t count) {
-  std::vector<mach_port_name_t> names;
-  if (count == 0 || address == 0) return names;
-  if (current_release_hook() != nullptr) {
-    // Fuzzing: the address is random bytes. Produce plausible names instead of reading.
-    names.assign(std::min<std::uint32_t>(count, 64), static_cast<mach_port_name_t>(0x1003));
-    return names;
-  }
-  names.resize(count);
-  std::memcpy(names.data(), reinterpret_cast<const void*>(static_cast<std::uintptr_t>(address)),
-              count * sizeof(mach_port_name_t));
-  return names;
-}
-
 void release_contents(std::byte* buf, std::size_t length, message::state st) noexcept {
   if (st == message::state::empty || buf == nullptr || length < header_size) return;
   const bool received = st == message::state::received;
@@ -54,40 +40,36 @@ void release_contents(std::byte* buf, std::size_t length, message::state st) noe
   }
   if (voucher_disposition(h.msgh_bits) == disp_move_send) release_name(h.msgh_voucher_port);
 
-  try {
-    (void)walk(buf, length, [&](const raw_descriptor& d) {
-      switch (d.type) {
-        case type_port:
-          release_port(d.name, d.disposition);
-          break;
-        case type_ool:
-        case type_ool_volatile:
-          if (received || d.deallocate) release_memory(d.address, d.count);
-          break;
-        case type_ool_ports: {
-          // No kernel writes a longer array: such a descriptor was never the kernel's, and
-          // neither its names nor its memory are trusted.
-          if (d.count > max_port_count) break;
-          const bool movable = d.disposition >= disp_move_receive && d.disposition <= disp_move_send_once;
-          if (movable) {
-            for (mach_port_name_t n : read_port_names(d.address, d.count)) release_port(n, d.disposition);
-          }
-          if (received || d.deallocate) {
-            release_memory(d.address, static_cast<std::size_t>(d.count) * sizeof(mach_port_name_t));
-          }
-          break;
+  (void)walk(buf, length, [&](const raw_descriptor& d) {
+    switch (d.type) {
+      case type_port:
+        release_port(d.name, d.disposition);
+        break;
+      case type_ool:
+      case type_ool_volatile:
+        if (received || d.deallocate) release_memory(d.address, d.count);
+        break;
+      case type_ool_ports: {
+        // No kernel writes a longer array: such a descriptor was never the kernel's, and
+        // neither its names nor its memory are trusted.
+        if (d.count > max_port_count) break;
+        if (owns_right(d.disposition)) {
+          for_each_port_name(d.address, d.count,
+                             [&](mach_port_name_t n) { release_port(n, d.disposition); });
         }
-        case type_guarded_port:
-          // mach_port_destruct ignores the guard of an unguarded port, so it fits both cases.
-          if (d.disposition == disp_move_receive) release_receive(d.name, true, d.address);
-          break;
-        default:
-          break;
+        if (received || d.deallocate) {
+          release_memory(d.address, static_cast<std::size_t>(d.count) * sizeof(mach_port_name_t));
+        }
+        break;
       }
-    });
-  } catch (...) {
-    // Only read_port_names can throw (allocation); nothing more can be released then.
-  }
+      case type_guarded_port:
+        // mach_port_destruct ignores the guard of an unguarded port, so it fits both cases.
+        if (d.disposition == disp_move_receive) release_receive(d.name, true, d.address);
+        break;
+      default:
+        break;
+    }
+  });
 }
 
 }  // namespace detail
@@ -95,8 +77,7 @@ void release_contents(std::byte* buf, std::size_t length, message::state st) noe
 message::message(message&& other) noexcept
     : storage_(std::move(other.storage_)),
       capacity_(other.capacity_),
-      state_(other.state_),
-      side_arrays_(std::move(other.side_arrays_)) {
+      state_(other.state_) {
   other.capacity_ = 0;
   other.state_ = state::empty;
 }
@@ -107,7 +88,6 @@ message& message::operator=(message&& other) noexcept {
     storage_ = std::move(other.storage_);
     capacity_ = other.capacity_;
     state_ = other.state_;
-    side_arrays_ = std::move(other.side_arrays_);
     other.capacity_ = 0;
     other.state_ = state::empty;
   }
@@ -145,7 +125,6 @@ void message::detach() noexcept {
   storage_.reset();
   capacity_ = 0;
   state_ = state::empty;
-  side_arrays_.clear();
 }
 
 }  // namespace machport

@@ -39,10 +39,7 @@ message_builder& message_builder::operator=(message_builder&& other) noexcept {
 }
 
 void message_builder::release_all() noexcept {
-  if (reply_disposition_ == detail::disp_move_send ||
-      reply_disposition_ == detail::disp_move_send_once) {
-    detail::release_name(reply_name_);
-  }
+  if (detail::owns_right(reply_disposition_)) detail::release_port(reply_name_, reply_disposition_);
   reply_name_ = MACH_PORT_NULL;
   reply_disposition_ = 0;
   for (auto& d : descriptors_) {
@@ -53,10 +50,15 @@ void message_builder::release_all() noexcept {
       case detail::type_ool:
         if (d.deallocate) detail::release_memory(d.address, d.count);
         break;
-      case detail::type_ool_ports:
-        for (auto n : d.names) detail::release_port(n, d.disposition);
+      case detail::type_ool_ports: {
+        // The array is the builder's own memory: read it in place.
+        const auto* names = reinterpret_cast<const mach_port_name_t*>(d.address);
+        for (std::uint32_t i = 0; i < d.count; ++i) detail::release_port(names[i], d.disposition);
+        detail::release_memory(d.address, std::size_t{d.count} * sizeof(mach_port_name_t));
         break;
+      }
       case detail::type_guarded_port:
+        // mach_port_destruct ignores the guard of an unguarded port, so it fits both cases.
         detail::release_receive(d.name, true, d.address);
         break;
       default:
@@ -67,166 +69,168 @@ void message_builder::release_all() noexcept {
   data_.clear();
 }
 
+// Appends the descriptor `make()` returns. Room is reserved first, and `make` (which takes the
+// right or region out of the caller's object, and must not throw) runs only once nothing can
+// fail any more: if the reservation throws, the caller still owns what it passed.
+template <class Make>
+message_builder& message_builder::append(Make&& make) {
+  descriptors_.reserve(descriptors_.size() + 1);
+  descriptors_.push_back(make());  // cannot throw: the room is there
+  return *this;
+}
+
 namespace {
-template <class Right>
-void set_reply(mach_port_name_t& name, std::uint8_t& disp, mach_port_name_t new_name,
-               std::uint8_t new_disp) {
-  if (disp == detail::disp_move_send || disp == detail::disp_move_send_once) {
-    detail::release_name(name);
-  }
-  name = new_name;
-  disp = new_disp;
+detail::raw_descriptor port_descriptor(mach_port_name_t name, std::uint8_t disposition) noexcept {
+  detail::raw_descriptor d;
+  d.type = detail::type_port;
+  d.disposition = disposition;
+  d.name = name;
+  return d;
 }
 }  // namespace
 
+// Replaces the reply port, releasing a previous one the builder owned. Cannot fail.
+void message_builder::set_reply(mach_port_name_t name, std::uint8_t disposition) noexcept {
+  if (detail::owns_right(reply_disposition_)) detail::release_port(reply_name_, reply_disposition_);
+  reply_name_ = name;
+  reply_disposition_ = disposition;
+}
+
 message_builder& message_builder::reply(send_right&& r) {
-  set_reply<send_right>(reply_name_, reply_disposition_, r.release(), detail::disp_move_send);
+  set_reply(r.release(), detail::disp_move_send);
   return *this;
 }
 message_builder& message_builder::reply(send_once_right&& r) {
-  set_reply<send_once_right>(reply_name_, reply_disposition_, r.release(),
-                             detail::disp_move_send_once);
+  set_reply(r.release(), detail::disp_move_send_once);
   return *this;
 }
 message_builder& message_builder::reply_copy_send(const send_right& r) {
-  set_reply<void>(reply_name_, reply_disposition_, r.name(), detail::disp_copy_send);
+  set_reply(r.name(), detail::disp_copy_send);
   return *this;
 }
 message_builder& message_builder::reply_make_send(const receive_right& r) {
-  set_reply<void>(reply_name_, reply_disposition_, r.name(), detail::disp_make_send);
+  set_reply(r.name(), detail::disp_make_send);
   return *this;
 }
 message_builder& message_builder::reply_make_send_once(const receive_right& r) {
-  set_reply<void>(reply_name_, reply_disposition_, r.name(), detail::disp_make_send_once);
+  set_reply(r.name(), detail::disp_make_send_once);
   return *this;
 }
 
 message_builder& message_builder::add_port(send_right&& r) {
-  descriptors_.reserve(descriptors_.size() + 1);
-  pending_descriptor d;
-  d.type = detail::type_port;
-  d.disposition = detail::disp_move_send;
-  d.name = r.release();
-  descriptors_.push_back(std::move(d));
-  return *this;
+  return append([&] { return port_descriptor(r.release(), detail::disp_move_send); });
 }
 message_builder& message_builder::add_port(send_once_right&& r) {
-  descriptors_.reserve(descriptors_.size() + 1);
-  pending_descriptor d;
-  d.type = detail::type_port;
-  d.disposition = detail::disp_move_send_once;
-  d.name = r.release();
-  descriptors_.push_back(std::move(d));
-  return *this;
+  return append([&] { return port_descriptor(r.release(), detail::disp_move_send_once); });
 }
 message_builder& message_builder::add_port(receive_right&& r) {
-  descriptors_.reserve(descriptors_.size() + 1);
-  pending_descriptor d;
-  d.type = detail::type_port;
-  d.disposition = detail::disp_move_receive;
-  d.name = r.release();
-  descriptors_.push_back(std::move(d));
-  return *this;
+  return append([&] { return port_descriptor(r.release(), detail::disp_move_receive); });
 }
 message_builder& message_builder::add_copy_send(const send_right& r) {
-  pending_descriptor d;
-  d.type = detail::type_port;
-  d.disposition = detail::disp_copy_send;
-  d.name = r.name();
-  descriptors_.push_back(std::move(d));
-  return *this;
+  return append([&] { return port_descriptor(r.name(), detail::disp_copy_send); });
 }
 message_builder& message_builder::add_make_send(const receive_right& r) {
-  pending_descriptor d;
-  d.type = detail::type_port;
-  d.disposition = detail::disp_make_send;
-  d.name = r.name();
-  descriptors_.push_back(std::move(d));
-  return *this;
+  return append([&] { return port_descriptor(r.name(), detail::disp_make_send); });
 }
 message_builder& message_builder::add_make_send_once(const receive_right& r) {
-  pending_descriptor d;
-  d.type = detail::type_port;
-  d.disposition = detail::disp_make_send_once;
-  d.name = r.name();
-  descriptors_.push_back(std::move(d));
-  return *this;
+  return append([&] { return port_descriptor(r.name(), detail::disp_make_send_once); });
 }
 
-message_builder& message_builder::add_guarded_port(receive_right&& r, bool immovable) {
-  descriptors_.reserve(descriptors_.size() + 1);
-  pending_descriptor d;
-  d.type = detail::type_guarded_port;
-  d.disposition = detail::disp_move_receive;
-  d.guarded_right = r.guarded();
-  d.address = r.guarded() ? r.guard() : 0;
-  d.flags = static_cast<std::uint16_t>(
-      (immovable ? MACH_MSG_GUARD_FLAGS_IMMOVABLE_RECEIVE : 0) |
-      (r.guarded() ? 0 : MACH_MSG_GUARD_FLAGS_UNGUARDED_ON_SEND));
-  d.name = r.release();
-  descriptors_.push_back(std::move(d));
-  return *this;
+message_builder& message_builder::add_guarded_port(receive_right&& r, guarded_arrival arrival) {
+  return append([&] {
+    detail::raw_descriptor d;
+    d.type = detail::type_guarded_port;
+    d.disposition = detail::disp_move_receive;
+    d.address = r.guarded() ? r.guard() : 0;
+    d.flags = static_cast<std::uint16_t>(
+        (arrival == guarded_arrival::immovable ? MACH_MSG_GUARD_FLAGS_IMMOVABLE_RECEIVE : 0) |
+        (r.guarded() ? 0 : MACH_MSG_GUARD_FLAGS_UNGUARDED_ON_SEND));
+    d.name = r.release();
+    return d;
+  });
 }
 
-message_builder& message_builder::add_ool(ool_buffer&& buffer) {
-  if (buffer.size() > std::numeric_limits<std::uint32_t>::max()) {
+namespace {
+void check_ool_size(std::size_t size) {
+  if (size > std::numeric_limits<std::uint32_t>::max()) {
     throw std::length_error("machport: OOL region larger than 4 GiB");
   }
-  descriptors_.reserve(descriptors_.size() + 1);
-  pending_descriptor d;
+}
+detail::raw_descriptor ool_descriptor(std::uintptr_t address, std::size_t size, bool deallocate) noexcept {
+  detail::raw_descriptor d;
   d.type = detail::type_ool;
-  auto region = buffer.release();
-  d.address = region.address;
-  d.count = static_cast<std::uint32_t>(region.size);
-  d.deallocate = region.size != 0;
-  descriptors_.push_back(std::move(d));
-  return *this;
+  d.address = address;
+  d.count = static_cast<std::uint32_t>(size);
+  d.deallocate = deallocate ? 1 : 0;
+  d.copy = MACH_MSG_VIRTUAL_COPY;
+  return d;
+}
+}  // namespace
+
+message_builder& message_builder::add_ool(ool_buffer&& buffer) {
+  check_ool_size(buffer.size());
+  return append([&] {
+    const auto region = buffer.release();
+    return ool_descriptor(region.address, region.size, region.size != 0);
+  });
 }
 
 message_builder& message_builder::add_ool(std::span<const std::byte> bytes) {
-  if (bytes.size() > std::numeric_limits<std::uint32_t>::max()) {
-    throw std::length_error("machport: OOL region larger than 4 GiB");
-  }
-  pending_descriptor d;
-  d.type = detail::type_ool;
-  d.address = bytes.empty() ? 0 : reinterpret_cast<std::uintptr_t>(bytes.data());
-  d.count = static_cast<std::uint32_t>(bytes.size());
-  d.deallocate = false;
-  descriptors_.push_back(std::move(d));
-  return *this;
+  check_ool_size(bytes.size());
+  return append([&] {
+    return ool_descriptor(bytes.empty() ? 0 : reinterpret_cast<std::uintptr_t>(bytes.data()),
+                          bytes.size(), false);
+  });
 }
 
 template <class Right>
-message_builder& message_builder::add_array(std::vector<Right>&& rights, std::uint8_t disp) {
-  pending_descriptor d;
-  d.type = detail::type_ool_ports;
-  d.disposition = disp;
-  d.names.reserve(rights.size());
-  descriptors_.reserve(descriptors_.size() + 1);
-  for (auto& r : rights) d.names.push_back(r.release());
-  d.count = static_cast<std::uint32_t>(d.names.size());
-  rights.clear();
-  descriptors_.push_back(std::move(d));
-  return *this;
+message_builder& message_builder::add_array(std::span<Right> rights, std::uint8_t disposition) {
+  const std::size_t bytes = rights.size() * sizeof(mach_port_name_t);
+  check_ool_size(bytes);
+  ool_buffer array;
+  if (!rights.empty()) {
+    auto r = ool_buffer::allocate(bytes);
+    if (!r) throw std::bad_alloc();
+    array = std::move(r).value();
+  }
+  return append([&] {
+    auto* names = reinterpret_cast<mach_port_name_t*>(array.data());
+    for (std::size_t i = 0; i < rights.size(); ++i) {
+      if constexpr (std::is_const_v<Right>) {
+        names[i] = rights[i].name();  // borrowed (COPY_SEND)
+      } else {
+        names[i] = rights[i].release();
+      }
+    }
+    detail::raw_descriptor d;
+    d.type = detail::type_ool_ports;
+    d.disposition = disposition;
+    d.count = static_cast<std::uint32_t>(rights.size());
+    d.address = array.release().address;
+    // The array leaves this task with the message, like an owned ool_buffer.
+    d.deallocate = d.address != 0 ? 1 : 0;
+    d.copy = MACH_MSG_VIRTUAL_COPY;
+    return d;
+  });
 }
 
 message_builder& message_builder::add_ports(std::vector<send_right>&& rights) {
-  return add_array(std::move(rights), detail::disp_move_send);
+  add_array(std::span<send_right>(rights), detail::disp_move_send);
+  rights.clear();
+  return *this;
 }
 message_builder& message_builder::add_ports(std::vector<send_once_right>&& rights) {
-  return add_array(std::move(rights), detail::disp_move_send_once);
+  add_array(std::span<send_once_right>(rights), detail::disp_move_send_once);
+  rights.clear();
+  return *this;
 }
 message_builder& message_builder::add_ports(std::vector<receive_right>&& rights) {
-  return add_array(std::move(rights), detail::disp_move_receive);
+  add_array(std::span<receive_right>(rights), detail::disp_move_receive);
+  rights.clear();
+  return *this;
 }
 message_builder& message_builder::add_ports_copy_send(std::span<const send_right> rights) {
-  pending_descriptor d;
-  d.type = detail::type_ool_ports;
-  d.disposition = detail::disp_copy_send;
-  for (auto& r : rights) d.names.push_back(r.name());
-  d.count = static_cast<std::uint32_t>(d.names.size());
-  descriptors_.push_back(std::move(d));
-  return *this;
+  return add_array(rights, detail::disp_copy_send);
 }
 
 message_builder& message_builder::add_data(std::span<const std::byte> bytes, std::size_t alignment) {
@@ -258,7 +262,6 @@ message message_builder::build() {
   message m;
   auto storage = detail::allocate_storage(total);
   std::byte* buf = reinterpret_cast<std::byte*>(storage.get());
-  std::vector<std::unique_ptr<mach_port_name_t[]>> arrays;
 
   const bool complex = !descriptors_.empty();
   mach_msg_header_t h{};
@@ -275,28 +278,7 @@ message message_builder::build() {
     detail::store32(buf + off, static_cast<std::uint32_t>(descriptors_.size()));
     off += detail::body_size;
     for (auto& d : descriptors_) {
-      detail::raw_descriptor w;
-      w.type = d.type;
-      w.disposition = d.disposition;
-      w.name = d.name;
-      w.address = d.address;
-      w.count = d.count;
-      w.flags = d.flags;
-      w.deallocate = d.deallocate ? 1 : 0;
-      if (d.type == detail::type_ool || d.type == detail::type_ool_ports) {
-        w.copy = MACH_MSG_VIRTUAL_COPY;
-      }
-      if (d.type == detail::type_ool_ports) {
-        w.address = 0;
-        if (!d.names.empty()) {
-          auto a = std::make_unique<mach_port_name_t[]>(d.names.size());
-          std::copy(d.names.begin(), d.names.end(), a.get());
-          w.address = reinterpret_cast<std::uintptr_t>(a.get());
-          arrays.push_back(std::move(a));
-        }
-        w.deallocate = 0;  // the array lives in the message; the kernel copies it
-      }
-      detail::write_descriptor(buf + off, w);
+      detail::write_descriptor(buf + off, d);
       off += detail::descriptor_size(d.type);
     }
   }
@@ -307,7 +289,6 @@ message message_builder::build() {
   }
 
   detail::message_access::assign(m, std::move(storage), total, message::state::outgoing);
-  for (auto& a : arrays) detail::message_access::add_side_array(m, std::move(a));
   // Ownership is now the message's.
   reply_name_ = MACH_PORT_NULL;
   reply_disposition_ = 0;

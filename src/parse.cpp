@@ -85,10 +85,10 @@ message_errc validate_received(const std::byte* buf, std::size_t length,
 }
 
 template <class Right>
-std::vector<Right> adopt_all(const std::vector<mach_port_name_t>& names) {
+std::vector<Right> adopt_all(std::uint64_t address, std::uint32_t count) {
   std::vector<Right> v;
-  v.reserve(names.size());
-  for (auto n : names) v.push_back(Right::adopt(n));
+  v.reserve(count);  // the only allocation; nothing below throws
+  detail::for_each_port_name(address, count, [&](mach_port_name_t n) { v.push_back(Right::adopt(n)); });
   return v;
 }
 }  // namespace
@@ -154,13 +154,12 @@ result<parsed_message> parse(message&& m) {
         // The array memory is ours: hold it while the names are adopted, then free it.
         ool_buffer array = ool_buffer::adopt(static_cast<std::uintptr_t>(d.address),
                                              static_cast<std::size_t>(d.count) * sizeof(mach_port_name_t));
-        std::vector<mach_port_name_t> names = detail::read_port_names(d.address, d.count);
         if (d.disposition == detail::disp_move_receive) {
-          p.descriptors_.emplace_back(port_array{adopt_all<receive_right>(names)});
+          p.descriptors_.emplace_back(port_array{adopt_all<receive_right>(d.address, d.count)});
         } else if (d.disposition == detail::disp_move_send) {
-          p.descriptors_.emplace_back(port_array{adopt_all<send_right>(names)});
+          p.descriptors_.emplace_back(port_array{adopt_all<send_right>(d.address, d.count)});
         } else {
-          p.descriptors_.emplace_back(port_array{adopt_all<send_once_right>(names)});
+          p.descriptors_.emplace_back(port_array{adopt_all<send_once_right>(d.address, d.count)});
         }
         break;
       }

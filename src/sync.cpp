@@ -164,9 +164,9 @@ bool rights_would_copy_in(const std::byte* buf, std::size_t length, mach_port_na
         break;
       case detail::type_ool_ports:
         if (d.count > detail::max_port_count) break;  // the kernel refuses it before any copy-in
-        for (mach_port_name_t n : detail::read_port_names(d.address, d.count)) {
-          if (!(ok = check.take(n, d.disposition))) break;
-        }
+        detail::for_each_port_name(d.address, d.count, [&](mach_port_name_t n) {
+          ok = ok && check.take(n, d.disposition);
+        });
         break;
       default:
         break;

@@ -71,7 +71,10 @@ class message {
   // Releases everything the message owns now; the message becomes empty.
   void reset() noexcept;
   // Gives up ownership of every right and region without releasing them (they now belong to
-  // whoever the caller hands the bytes to); the message becomes empty.
+  // whoever the caller hands the bytes to); the message becomes empty. The bytes are
+  // self-contained: everything they refer to is a right or a VM region they name (a built
+  // message's port arrays included), so a copy of bytes() taken before detach() can be given to
+  // adopt_outgoing() and sent.
   void detach() noexcept;
 
  private:
@@ -80,9 +83,6 @@ class message {
   std::unique_ptr<std::uint64_t[]> storage_;  // 8-byte aligned, as mach_msg wants
   std::size_t capacity_ = 0;                  // bytes in storage_
   state state_ = state::empty;
-  // Port-name arrays for OOL-ports descriptors built here (deallocate = false): the kernel
-  // copies them at send time.
-  std::vector<std::unique_ptr<mach_port_name_t[]>> side_arrays_;
 };
 
 }  // namespace machport
