@@ -20,7 +20,8 @@
 // multiple of alignof(field) (at most 8), zero padding; msgh_size rounded up to 4. The header
 // reply port is not part of the type: decode releases one if the message carries it.
 //
-// Top-level bool fields are checked to hold 0 or 1. Other inline fields are copied as bytes:
+// Top-level bool fields are checked to hold 0 or 1 (message_errc::bad_bool_value otherwise:
+// any other byte is not a bool value). Other inline fields are copied as bytes:
 // use types for which every bit pattern is valid (integers, arrays of them, enums with a
 // fixed underlying type).
 #pragma once
@@ -200,7 +201,7 @@ result<void> fill(parsed_message& p, T& out) {
       if (static_cast<unsigned char>(bytes[at]) > 1) ok = false;
     }
   });
-  if (!ok) return message_errc::unexpected_size;
+  if (!ok) return message_errc::bad_bool_value;
   boost::pfr::for_each_field(out, [&](auto& field, auto index) {
     using F = std::remove_cvref_t<decltype(field)>;
     constexpr std::size_t I = decltype(index)::value;
@@ -252,9 +253,12 @@ struct decoder<std::variant<Ts...>> {
 }  // namespace detail
 
 // Decodes a received message as T: checks the id, the COMPLEX bit, the number, type and
-// disposition of every descriptor, and the exact size (message_errc::unexpected_*). On any
-// mismatch, or if the message is malformed (see parse), every right and region it carried is
-// released and an error returned. `m` is empty afterwards either way.
+// disposition of every descriptor, the exact size (message_errc::unexpected_*) and the top-level
+// bools (bad_bool_value). Returns the value; on any mismatch, or if the message is malformed
+// (see parse), every right and region it carried is released and an error returned. A received
+// message is empty afterwards either way. A message that is not a received one is refused and
+// left untouched, so that nothing it owns is lost: empty gives message_errc::empty_message, an
+// outgoing one bad_header_bits (it still owns everything; send it or drop it).
 // decode<std::variant<A, B, ...>> picks the alternative whose id matches (the first one if
 // several share it); an unknown id gives message_errc::unexpected_id.
 template <class T>

@@ -3,6 +3,8 @@
 
 #include "support/leak_check.hpp"
 
+#include <machport/detail/wire.hpp>
+
 #include <cstring>
 #include <vector>
 
@@ -97,6 +99,41 @@ BOOST_AUTO_TEST_CASE(adopt_outgoing_bytes_and_send) {
   BOOST_TEST(!rd.read_bytes(5));
   BOOST_TEST(require(rd.read<std::uint32_t>()) == 5u);
   BOOST_TEST(rd.offset() == parsed.message_bytes().size());
+}
+
+// Regression: detach() used to free the builder's port-name arrays while the detached bytes
+// still pointed at them (use after free, MACH_SEND_INVALID_RIGHT, leaked rights).
+BOOST_AUTO_TEST_CASE(detach_keeps_port_arrays_for_adopt_outgoing) {
+  auto p = make_port();
+  auto a = make_port();
+  auto b = make_port();
+  std::vector<send_right> rights;
+  rights.push_back(send_right(a.send));
+  rights.push_back(send_right(b.send));
+  auto built = message_builder(78).add_ports(std::move(rights)).build();
+  std::vector<std::byte> raw(built.bytes().begin(), built.bytes().end());
+  built.detach();  // `raw` now owns the urefs and the array
+  require(send(p.send, message::adopt_outgoing(raw)));
+  auto parsed = require(parse(receive_now(p.receive)));
+  BOOST_TEST_REQUIRE(parsed.descriptors().size() == 1u);
+  auto& got = std::get<std::vector<send_right>>(std::get<port_array>(parsed.descriptors()[0]));
+  BOOST_TEST_REQUIRE(got.size() == 2u);
+  BOOST_TEST(got[0].name() == a.send.name());
+  BOOST_TEST(got[1].name() == b.send.name());
+  BOOST_TEST(refs(a.send.name(), MACH_PORT_RIGHT_SEND) == 2u);
+}
+
+// A built message's bytes name only rights and VM regions: dropping it releases the array too.
+BOOST_AUTO_TEST_CASE(built_port_array_is_an_owned_region) {
+  auto a = make_port();
+  std::vector<send_right> rights;
+  rights.push_back(send_right(a.send));
+  auto m = message_builder(79).add_ports(std::move(rights)).build();
+  const auto* d = m.bytes().data() + detail::header_size + detail::body_size;
+  BOOST_TEST(detail::load8(d + detail::ool_deallocate_offset) == 1);  // the message owns the array
+  BOOST_TEST(refs(a.send.name(), MACH_PORT_RIGHT_SEND) == 2u);
+  m.reset();
+  BOOST_TEST(refs(a.send.name(), MACH_PORT_RIGHT_SEND) == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

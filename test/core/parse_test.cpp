@@ -3,7 +3,11 @@
 
 #include "support/leak_check.hpp"
 
+#include <machport/detail/wire.hpp>
+
+#include <array>
 #include <cstring>
+#include <span>
 #include <vector>
 
 using namespace machport;
@@ -95,6 +99,102 @@ BOOST_AUTO_TEST_CASE(parse_rejects_outgoing) {
   auto m = message_builder(1).build();
   BOOST_TEST(parse(std::move(m)).error() == make_error_code(message_errc::bad_header_bits));
   BOOST_TEST(!m.empty());
+}
+
+BOOST_AUTO_TEST_CASE(descriptor_kinds_are_recorded) {
+  auto p = make_port();
+  auto g = require(receive_right::allocate());
+  auto moved = require(receive_right::allocate());
+  std::vector<send_right> array;
+  array.push_back(send_right(p.send));
+  std::array<std::byte, 3> bytes{};
+  require(send(p.send, message_builder(5)
+                           .add_port(send_right(p.send))
+                           .add_guarded_port(std::move(g), guarded_arrival::movable)
+                           .add_port(std::move(moved))
+                           .add_ool(std::span<const std::byte>(bytes))
+                           .add_ports(std::move(array))
+                           .build()));
+  receive_options o;
+  o.guarded_descriptors = true;
+  auto parsed = require(parse(receive_now(p.receive, o)));
+  const auto& k = parsed.descriptor_kinds();
+  BOOST_TEST_REQUIRE(k.size() == 5u);
+  BOOST_TEST((k[0].kind == descriptor_kind::port));
+  BOOST_TEST(k[0].disposition == MACH_MSG_TYPE_PORT_SEND);
+  BOOST_TEST((k[1].kind == descriptor_kind::guarded_port));
+  BOOST_TEST(k[1].disposition == MACH_MSG_TYPE_PORT_RECEIVE);
+  BOOST_TEST((k[2].kind == descriptor_kind::port));
+  BOOST_TEST(k[2].disposition == MACH_MSG_TYPE_PORT_RECEIVE);
+  BOOST_TEST((k[3].kind == descriptor_kind::ool));
+  BOOST_TEST((k[4].kind == descriptor_kind::ool_ports));
+  BOOST_TEST(k[4].disposition == MACH_MSG_TYPE_PORT_SEND);
+  // kinds stay when the rights are moved out
+  auto taken = std::move(parsed.descriptors()[1]);
+  BOOST_TEST((parsed.descriptor_kinds()[1].kind == descriptor_kind::guarded_port));
+}
+
+// The bitfield bytes wire.hpp names (offsetof cannot check them) are where the SDK puts them.
+BOOST_AUTO_TEST_CASE(wire_bitfield_bytes_match_the_sdk) {
+  using namespace machport::detail;
+  mach_msg_port_descriptor_t port{};
+  port.disposition = MACH_MSG_TYPE_MOVE_SEND;
+  port.type = MACH_MSG_PORT_DESCRIPTOR + 0x40;  // a byte no other field holds
+  const auto* pb = reinterpret_cast<const std::byte*>(&port);
+  BOOST_TEST(load8(pb + descriptor_disposition_offset) == MACH_MSG_TYPE_MOVE_SEND);
+  BOOST_TEST(load8(pb + descriptor_type_offset) == 0x40);
+
+  mach_msg_ool_ports_descriptor64_t ool{};
+  ool.deallocate = 1;
+  ool.copy = MACH_MSG_VIRTUAL_COPY;
+  ool.disposition = MACH_MSG_TYPE_COPY_SEND;
+  ool.type = MACH_MSG_OOL_PORTS_DESCRIPTOR;
+  const auto* ob = reinterpret_cast<const std::byte*>(&ool);
+  BOOST_TEST(load8(ob + ool_deallocate_offset) == 1);
+  BOOST_TEST(load8(ob + ool_copy_offset) == MACH_MSG_VIRTUAL_COPY);
+  BOOST_TEST(load8(ob + descriptor_disposition_offset) == MACH_MSG_TYPE_COPY_SEND);
+  BOOST_TEST(load8(ob + descriptor_type_offset) == MACH_MSG_OOL_PORTS_DESCRIPTOR);
+
+  mach_msg_guarded_port_descriptor64_t guarded{};
+  guarded.flags = 0x0201;
+  guarded.disposition = MACH_MSG_TYPE_MOVE_RECEIVE;
+  guarded.type = MACH_MSG_GUARDED_PORT_DESCRIPTOR;
+  const auto* gb = reinterpret_cast<const std::byte*>(&guarded);
+  BOOST_TEST(load8(gb + guarded_flags_offset) == 0x01);
+  BOOST_TEST(load8(gb + guarded_flags_offset + 1) == 0x02);
+  BOOST_TEST(load8(gb + descriptor_disposition_offset) == MACH_MSG_TYPE_MOVE_RECEIVE);
+  BOOST_TEST(load8(gb + descriptor_type_offset) == MACH_MSG_GUARDED_PORT_DESCRIPTOR);
+
+  // write_descriptor is read_descriptor's inverse.
+  raw_descriptor d;
+  d.type = type_guarded_port;
+  d.disposition = disp_move_receive;
+  d.name = 0x1234;
+  d.address = 0x55;
+  d.flags = 3;
+  std::array<std::byte, long_descriptor_size> buf{};
+  write_descriptor(buf.data(), d);
+  raw_descriptor back;
+  BOOST_TEST_REQUIRE((read_descriptor(buf.data(), buf.size(), 0, back) == message_errc::success));
+  BOOST_TEST(back.name == d.name);
+  BOOST_TEST(back.address == d.address);
+  BOOST_TEST(back.flags == d.flags);
+  BOOST_TEST(back.disposition == d.disposition);
+}
+
+BOOST_AUTO_TEST_CASE(layout_rule) {
+  using namespace machport::detail;
+  static_assert(place_inline(25, 8) == 32 && place_inline(32, 8) == 32 && place_inline(29, 1) == 29);
+  static_assert(round_message_size(29) == 32 && round_message_size(28) == 28);
+  static_assert(body_start(0, 0) == 24 && body_start(2, 28) == 56);
+  constexpr auto end = [] {
+    inline_cursor c(24);
+    (void)c.place(1, 1);
+    (void)c.place(8, 8);
+    return c.message_size();
+  }();
+  static_assert(end == 40);
+  BOOST_TEST(end == 40u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

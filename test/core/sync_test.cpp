@@ -280,4 +280,30 @@ BOOST_AUTO_TEST_CASE(receive_port_changed_when_destroyed) {
   // A receive on a port that dies while waiting is covered by the cross-task tests.
 }
 
+// Regression: a timeout near milliseconds::max() overflowed the deadline (clock::now() + t),
+// which then lay in the past: the receive timed out at once instead of waiting.
+BOOST_AUTO_TEST_CASE(receive_timeout_near_max_waits) {
+  auto p = make_port();
+  std::latch started(1);
+  result<message> got = make_msg_error(MACH_RCV_INVALID_NAME);
+  std::thread t([&] {
+    started.count_down();
+    receive_options o;
+    o.timeout = std::chrono::milliseconds::max() - std::chrono::milliseconds(1);
+    got = receive(p.receive, o);
+  });
+  started.wait();
+  require(send(p.send, message_builder(43).build()));
+  t.join();
+  BOOST_TEST_REQUIRE(got.has_value(), (got ? std::string() : got.error().message()));
+  BOOST_TEST(got.value().id() == 43);
+}
+
+BOOST_AUTO_TEST_CASE(receive_negative_timeout_polls) {
+  auto p = make_port();
+  receive_options o;
+  o.timeout = std::chrono::milliseconds::min() + std::chrono::milliseconds(1);
+  BOOST_TEST(receive(p.receive, o).error() == make_msg_error(MACH_RCV_TIMED_OUT));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
