@@ -15,8 +15,10 @@ std::optional<mach_port_seqno_t> trailer_view::seqno() const noexcept {
 
 std::optional<std::array<std::uint32_t, 2>> trailer_view::sender() const noexcept {
   if (size_ < trailer_size(trailer_level::sender)) return std::nullopt;
-  const std::byte* p = data_ + detail::trailer_sender_offset;
-  return std::array<std::uint32_t, 2>{load32(p), load32(p + 4)};
+  std::array<std::uint32_t, 2> token;
+  static_assert(sizeof(token) == sizeof(security_token_t));
+  std::memcpy(token.data(), data_ + detail::trailer_sender_offset, sizeof(token));
+  return token;
 }
 
 std::optional<audit_token> trailer_view::audit() const noexcept {

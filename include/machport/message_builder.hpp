@@ -93,7 +93,7 @@ class message_builder {
   template <class T>
   message_builder& add(const T& value) {
     static_assert(std::is_trivially_copyable_v<T>, "inline data must be trivially copyable");
-    static_assert(alignof(T) <= 8, "inline data is aligned to at most 8 bytes");
+    static_assert(alignof(T) <= detail::max_inline_alignment, "inline data is aligned to at most 8 bytes");
     return add_data(std::as_bytes(std::span<const T, 1>(&value, 1)), alignof(T));
   }
 

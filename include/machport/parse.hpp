@@ -62,7 +62,7 @@ class body_reader {
   // Copies the next T; unexpected_size if it runs past the message.
   template <class T>
   result<T> read() noexcept {
-    static_assert(std::is_trivially_copyable_v<T> && alignof(T) <= 8);
+    static_assert(std::is_trivially_copyable_v<T> && alignof(T) <= detail::max_inline_alignment);
     const std::size_t at = detail::place_inline(off_, alignof(T));
     if (at > msg_.size() || msg_.size() - at < sizeof(T)) return message_errc::unexpected_size;
     T value;

@@ -59,7 +59,7 @@ constexpr void check_field() {
   static_assert(is_right_field_v<F> || (std::is_trivially_copyable_v<F> && !std::is_pointer_v<F>),
                 "a typed message field must be a right, an ool_buffer, or trivially copyable data");
   if constexpr (!is_right_field_v<F>) {
-    static_assert(alignof(F) <= 8, "inline fields are aligned to at most 8 bytes");
+    static_assert(alignof(F) <= max_inline_alignment, "inline fields are aligned to at most 8 bytes");
   }
 }
 

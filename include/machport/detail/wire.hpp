@@ -1,4 +1,4 @@
-// The 64-bit user layout of Mach messages: the one place that knows where each field lies.
+// The 64-bit user layout of Mach messages (§4-§5): the one place that knows where each field lies.
 //
 // Every offset is named here and checked against the SDK's structs (offsetof / sizeof), and
 // every bit against the SDK's macros. Descriptors are decoded with memcpy at these offsets
