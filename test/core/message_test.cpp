@@ -11,12 +11,6 @@
 using namespace machport;
 using namespace core_test;
 
-namespace {
-std::span<const std::byte> as_bytes(const char* s) {
-  return {reinterpret_cast<const std::byte*>(s), std::strlen(s)};
-}
-}  // namespace
-
 BOOST_FIXTURE_TEST_SUITE(messages, machport_test::leak_check)
 
 BOOST_AUTO_TEST_CASE(empty_message) {

@@ -15,8 +15,20 @@ using namespace machport;
 using namespace core_test;
 
 namespace {
-std::span<const std::byte> as_bytes(const char* s) {
-  return {reinterpret_cast<const std::byte*>(s), std::strlen(s)};
+// Starts a receive on `p` in another thread, sends `m` to `p`, and returns what the thread got.
+// Whether the receive had already blocked when the send came does not change the outcome.
+result<message> receive_in_thread_then_send(const constructed_port& p, const receive_options& o,
+                                            message m) {
+  std::latch started(1);
+  result<message> got = make_msg_error(MACH_RCV_INVALID_NAME);
+  std::thread t([&] {
+    started.count_down();
+    got = receive(p.receive, o);
+  });
+  started.wait();
+  require(send(p.send, std::move(m)));
+  t.join();
+  return got;
 }
 }  // namespace
 
@@ -208,17 +220,9 @@ BOOST_AUTO_TEST_CASE(receive_timeout_and_invalid_name) {
 // already blocked does not change the outcome.
 BOOST_AUTO_TEST_CASE(receive_in_thread_woken_by_send) {
   auto p = make_port();
-  std::latch started(1);
-  result<message> got = make_msg_error(MACH_RCV_INVALID_NAME);
-  std::thread t([&] {
-    started.count_down();
-    receive_options o;
-    o.timeout = guard;
-    got = receive(p.receive, o);
-  });
-  started.wait();
-  require(send(p.send, message_builder(42).add<std::uint32_t>(7).build()));
-  t.join();
+  receive_options o;
+  o.timeout = guard;
+  auto got = receive_in_thread_then_send(p, o, message_builder(42).add<std::uint32_t>(7).build());
   BOOST_TEST_REQUIRE(got.has_value());
   auto parsed = require(parse(std::move(got).value()));
   BOOST_TEST(parsed.id() == 42);
@@ -284,17 +288,9 @@ BOOST_AUTO_TEST_CASE(receive_port_changed_when_destroyed) {
 // which then lay in the past: the receive timed out at once instead of waiting.
 BOOST_AUTO_TEST_CASE(receive_timeout_near_max_waits) {
   auto p = make_port();
-  std::latch started(1);
-  result<message> got = make_msg_error(MACH_RCV_INVALID_NAME);
-  std::thread t([&] {
-    started.count_down();
-    receive_options o;
-    o.timeout = std::chrono::milliseconds::max() - std::chrono::milliseconds(1);
-    got = receive(p.receive, o);
-  });
-  started.wait();
-  require(send(p.send, message_builder(43).build()));
-  t.join();
+  receive_options o;
+  o.timeout = std::chrono::milliseconds::max() - std::chrono::milliseconds(1);
+  auto got = receive_in_thread_then_send(p, o, message_builder(43).build());
   BOOST_TEST_REQUIRE(got.has_value(), (got ? std::string() : got.error().message()));
   BOOST_TEST(got.value().id() == 43);
 }
