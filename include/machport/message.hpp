@@ -46,7 +46,9 @@ class message {
   // wrote (fewer than 8 bytes after msgh_size: no trailer, all trailer fields absent). The
   // structure is not trusted: see parse(). OOL addresses must be what the kernel mapped.
   static message adopt_received(std::span<const std::byte> bytes);
-  // Takes ownership of an outgoing message (dispositions MOVE_* owned, others borrowed).
+  // Takes ownership of an outgoing message (dispositions MOVE_* owned, others borrowed; OOL
+  // regions and port arrays marked deallocate owned). Both adopt calls copy `bytes`; they
+  // throw std::bad_alloc before taking anything.
   static message adopt_outgoing(std::span<const std::byte> bytes);
 
   state current_state() const noexcept { return state_; }

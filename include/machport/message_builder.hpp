@@ -35,6 +35,10 @@ namespace machport {
 // MAKE_SEND, MAKE_SEND_ONCE), so they must stay alive until the message is sent or destroyed.
 // Borrowed OOL memory (a span) is copied by the kernel at send time and must stay valid until
 // then.
+//
+// The add_* calls and build() throw only std::bad_alloc, std::length_error (a region or a
+// message past 4 GiB) or std::invalid_argument (a bad alignment); when they throw, the right or
+// region passed stays with the caller and the builder is unchanged.
 // Whether a receive right sent in a guarded port descriptor arrives immovable
 // (MACH_MSG_GUARD_FLAGS_IMMOVABLE_RECEIVE) or movable.
 enum class guarded_arrival : std::uint8_t { immovable, movable };
@@ -100,7 +104,8 @@ class message_builder {
   // The number of bytes the message will have (msgh_size).
   std::size_t size() const noexcept;
 
-  // Produces the message and empties the builder (ownership moves into the message).
+  // Returns the message and empties the builder (ownership moves into the message). Throws
+  // before anything moves, leaving the builder as it was.
   message build();
 
  private:
