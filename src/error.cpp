@@ -1,6 +1,9 @@
 // Error categories: each message names the Mach constant so logs can be grepped.
 #include <machport/error.hpp>
 
+#include <servers/bootstrap.h>
+#include <mach/mig_errors.h>
+
 #include <cstdio>
 #include <iterator>
 #include <string>
@@ -9,6 +12,7 @@
 namespace machport {
 namespace {
 
+// A Mach constant and its name. The tables below are keyed by the SDK's own constants.
 struct entry {
   int value;
   const char* name;
@@ -28,156 +32,171 @@ std::string unknown(const char* what, int value) {
 }
 
 constexpr entry kern_names[] = {
-    {0, "KERN_SUCCESS"},
-    {1, "KERN_INVALID_ADDRESS"},
-    {2, "KERN_PROTECTION_FAILURE"},
-    {3, "KERN_NO_SPACE"},
-    {4, "KERN_INVALID_ARGUMENT"},
-    {5, "KERN_FAILURE"},
-    {6, "KERN_RESOURCE_SHORTAGE"},
-    {7, "KERN_NOT_RECEIVER"},
-    {8, "KERN_NO_ACCESS"},
-    {9, "KERN_MEMORY_FAILURE"},
-    {10, "KERN_MEMORY_ERROR"},
-    {11, "KERN_ALREADY_IN_SET"},
-    {12, "KERN_NOT_IN_SET"},
-    {13, "KERN_NAME_EXISTS"},
-    {14, "KERN_ABORTED"},
-    {15, "KERN_INVALID_NAME"},
-    {16, "KERN_INVALID_TASK"},
-    {17, "KERN_INVALID_RIGHT"},
-    {18, "KERN_INVALID_VALUE"},
-    {19, "KERN_UREFS_OVERFLOW"},
-    {20, "KERN_INVALID_CAPABILITY"},
-    {21, "KERN_RIGHT_EXISTS"},
-    {22, "KERN_INVALID_HOST"},
-    {23, "KERN_MEMORY_PRESENT"},
-    {24, "KERN_MEMORY_DATA_MOVED"},
-    {25, "KERN_MEMORY_RESTART_COPY"},
-    {26, "KERN_INVALID_PROCESSOR_SET"},
-    {27, "KERN_POLICY_LIMIT"},
-    {28, "KERN_INVALID_POLICY"},
-    {29, "KERN_INVALID_OBJECT"},
-    {30, "KERN_ALREADY_WAITING"},
-    {31, "KERN_DEFAULT_SET"},
-    {32, "KERN_EXCEPTION_PROTECTED"},
-    {33, "KERN_INVALID_LEDGER"},
-    {34, "KERN_INVALID_MEMORY_CONTROL"},
-    {35, "KERN_INVALID_SECURITY"},
-    {36, "KERN_NOT_DEPRESSED"},
-    {37, "KERN_TERMINATED"},
-    {38, "KERN_LOCK_SET_DESTROYED"},
-    {39, "KERN_LOCK_UNSTABLE"},
-    {40, "KERN_LOCK_OWNED"},
-    {41, "KERN_LOCK_OWNED_SELF"},
-    {42, "KERN_SEMAPHORE_DESTROYED"},
-    {43, "KERN_RPC_SERVER_TERMINATED"},
-    {44, "KERN_RPC_TERMINATE_ORPHAN"},
-    {45, "KERN_RPC_CONTINUE_ORPHAN"},
-    {46, "KERN_NOT_SUPPORTED"},
-    {47, "KERN_NODE_DOWN"},
-    {48, "KERN_NOT_WAITING"},
-    {49, "KERN_OPERATION_TIMED_OUT"},
-    {50, "KERN_CODESIGN_ERROR"},
-    {51, "KERN_POLICY_STATIC"},
-    {52, "KERN_INSUFFICIENT_BUFFER_SIZE"},
-    {53, "KERN_DENIED"},
-    {54, "KERN_MISSING_KC"},
-    {55, "KERN_INVALID_KC"},
-    {56, "KERN_NOT_FOUND"},
-    {-300, "MIG_TYPE_ERROR"},
-    {-301, "MIG_REPLY_MISMATCH"},
-    {-302, "MIG_REMOTE_ERROR"},
-    {-303, "MIG_BAD_ID"},
-    {-304, "MIG_BAD_ARGUMENTS"},
-    {-305, "MIG_NO_REPLY"},
-    {-306, "MIG_EXCEPTION"},
-    {-307, "MIG_ARRAY_TOO_LARGE"},
-    {-308, "MIG_SERVER_DIED"},
-    {-309, "MIG_TRAILER_ERROR"},
+    {KERN_SUCCESS, "KERN_SUCCESS"},
+    {KERN_INVALID_ADDRESS, "KERN_INVALID_ADDRESS"},
+    {KERN_PROTECTION_FAILURE, "KERN_PROTECTION_FAILURE"},
+    {KERN_NO_SPACE, "KERN_NO_SPACE"},
+    {KERN_INVALID_ARGUMENT, "KERN_INVALID_ARGUMENT"},
+    {KERN_FAILURE, "KERN_FAILURE"},
+    {KERN_RESOURCE_SHORTAGE, "KERN_RESOURCE_SHORTAGE"},
+    {KERN_NOT_RECEIVER, "KERN_NOT_RECEIVER"},
+    {KERN_NO_ACCESS, "KERN_NO_ACCESS"},
+    {KERN_MEMORY_FAILURE, "KERN_MEMORY_FAILURE"},
+    {KERN_MEMORY_ERROR, "KERN_MEMORY_ERROR"},
+    {KERN_ALREADY_IN_SET, "KERN_ALREADY_IN_SET"},
+    {KERN_NOT_IN_SET, "KERN_NOT_IN_SET"},
+    {KERN_NAME_EXISTS, "KERN_NAME_EXISTS"},
+    {KERN_ABORTED, "KERN_ABORTED"},
+    {KERN_INVALID_NAME, "KERN_INVALID_NAME"},
+    {KERN_INVALID_TASK, "KERN_INVALID_TASK"},
+    {KERN_INVALID_RIGHT, "KERN_INVALID_RIGHT"},
+    {KERN_INVALID_VALUE, "KERN_INVALID_VALUE"},
+    {KERN_UREFS_OVERFLOW, "KERN_UREFS_OVERFLOW"},
+    {KERN_INVALID_CAPABILITY, "KERN_INVALID_CAPABILITY"},
+    {KERN_RIGHT_EXISTS, "KERN_RIGHT_EXISTS"},
+    {KERN_INVALID_HOST, "KERN_INVALID_HOST"},
+    {KERN_MEMORY_PRESENT, "KERN_MEMORY_PRESENT"},
+    {KERN_MEMORY_DATA_MOVED, "KERN_MEMORY_DATA_MOVED"},
+    {KERN_MEMORY_RESTART_COPY, "KERN_MEMORY_RESTART_COPY"},
+    {KERN_INVALID_PROCESSOR_SET, "KERN_INVALID_PROCESSOR_SET"},
+    {KERN_POLICY_LIMIT, "KERN_POLICY_LIMIT"},
+    {KERN_INVALID_POLICY, "KERN_INVALID_POLICY"},
+    {KERN_INVALID_OBJECT, "KERN_INVALID_OBJECT"},
+    {KERN_ALREADY_WAITING, "KERN_ALREADY_WAITING"},
+    {KERN_DEFAULT_SET, "KERN_DEFAULT_SET"},
+    {KERN_EXCEPTION_PROTECTED, "KERN_EXCEPTION_PROTECTED"},
+    {KERN_INVALID_LEDGER, "KERN_INVALID_LEDGER"},
+    {KERN_INVALID_MEMORY_CONTROL, "KERN_INVALID_MEMORY_CONTROL"},
+    {KERN_INVALID_SECURITY, "KERN_INVALID_SECURITY"},
+    {KERN_NOT_DEPRESSED, "KERN_NOT_DEPRESSED"},
+    {KERN_TERMINATED, "KERN_TERMINATED"},
+    {KERN_LOCK_SET_DESTROYED, "KERN_LOCK_SET_DESTROYED"},
+    {KERN_LOCK_UNSTABLE, "KERN_LOCK_UNSTABLE"},
+    {KERN_LOCK_OWNED, "KERN_LOCK_OWNED"},
+    {KERN_LOCK_OWNED_SELF, "KERN_LOCK_OWNED_SELF"},
+    {KERN_SEMAPHORE_DESTROYED, "KERN_SEMAPHORE_DESTROYED"},
+    {KERN_RPC_SERVER_TERMINATED, "KERN_RPC_SERVER_TERMINATED"},
+    {KERN_RPC_TERMINATE_ORPHAN, "KERN_RPC_TERMINATE_ORPHAN"},
+    {KERN_RPC_CONTINUE_ORPHAN, "KERN_RPC_CONTINUE_ORPHAN"},
+    {KERN_NOT_SUPPORTED, "KERN_NOT_SUPPORTED"},
+    {KERN_NODE_DOWN, "KERN_NODE_DOWN"},
+    {KERN_NOT_WAITING, "KERN_NOT_WAITING"},
+    {KERN_OPERATION_TIMED_OUT, "KERN_OPERATION_TIMED_OUT"},
+    {KERN_CODESIGN_ERROR, "KERN_CODESIGN_ERROR"},
+    {KERN_POLICY_STATIC, "KERN_POLICY_STATIC"},
+    {KERN_INSUFFICIENT_BUFFER_SIZE, "KERN_INSUFFICIENT_BUFFER_SIZE"},
+    {KERN_DENIED, "KERN_DENIED"},
+    {KERN_MISSING_KC, "KERN_MISSING_KC"},
+    {KERN_INVALID_KC, "KERN_INVALID_KC"},
+    {KERN_NOT_FOUND, "KERN_NOT_FOUND"},
+    {MIG_TYPE_ERROR, "MIG_TYPE_ERROR"},
+    {MIG_REPLY_MISMATCH, "MIG_REPLY_MISMATCH"},
+    {MIG_REMOTE_ERROR, "MIG_REMOTE_ERROR"},
+    {MIG_BAD_ID, "MIG_BAD_ID"},
+    {MIG_BAD_ARGUMENTS, "MIG_BAD_ARGUMENTS"},
+    {MIG_NO_REPLY, "MIG_NO_REPLY"},
+    {MIG_EXCEPTION, "MIG_EXCEPTION"},
+    {MIG_ARRAY_TOO_LARGE, "MIG_ARRAY_TOO_LARGE"},
+    {MIG_SERVER_DIED, "MIG_SERVER_DIED"},
+    {MIG_TRAILER_ERROR, "MIG_TRAILER_ERROR"},
 };
 
 constexpr entry msg_names[] = {
-    {0x00000000, "MACH_MSG_SUCCESS"},
-    {0x10000001, "MACH_SEND_IN_PROGRESS"},
-    {0x10000002, "MACH_SEND_INVALID_DATA"},
-    {0x10000003, "MACH_SEND_INVALID_DEST"},
-    {0x10000004, "MACH_SEND_TIMED_OUT"},
-    {0x10000005, "MACH_SEND_INVALID_VOUCHER"},
-    {0x10000007, "MACH_SEND_INTERRUPTED"},
-    {0x10000008, "MACH_SEND_MSG_TOO_SMALL"},
-    {0x10000009, "MACH_SEND_INVALID_REPLY"},
-    {0x1000000a, "MACH_SEND_INVALID_RIGHT"},
-    {0x1000000b, "MACH_SEND_INVALID_NOTIFY"},
-    {0x1000000c, "MACH_SEND_INVALID_MEMORY"},
-    {0x1000000d, "MACH_SEND_NO_BUFFER"},
-    {0x1000000e, "MACH_SEND_TOO_LARGE"},
-    {0x1000000f, "MACH_SEND_INVALID_TYPE"},
-    {0x10000010, "MACH_SEND_INVALID_HEADER"},
-    {0x10000011, "MACH_SEND_INVALID_TRAILER"},
-    {0x10000012, "MACH_SEND_INVALID_CONTEXT"},
-    {0x10000013, "MACH_SEND_INVALID_OPTIONS"},
-    {0x10000015, "MACH_SEND_INVALID_RT_OOL_SIZE"},
-    {0x10000016, "MACH_SEND_NO_GRANT_DEST"},
-    {0x10000017, "MACH_SEND_MSG_FILTERED"},
-    {0x10000018, "MACH_SEND_AUX_TOO_SMALL"},
-    {0x10000019, "MACH_SEND_AUX_TOO_LARGE"},
-    {0x10004001, "MACH_RCV_IN_PROGRESS"},
-    {0x10004002, "MACH_RCV_INVALID_NAME"},
-    {0x10004003, "MACH_RCV_TIMED_OUT"},
-    {0x10004004, "MACH_RCV_TOO_LARGE"},
-    {0x10004005, "MACH_RCV_INTERRUPTED"},
-    {0x10004006, "MACH_RCV_PORT_CHANGED"},
-    {0x10004007, "MACH_RCV_INVALID_NOTIFY"},
-    {0x10004008, "MACH_RCV_INVALID_DATA"},
-    {0x10004009, "MACH_RCV_PORT_DIED"},
-    {0x1000400a, "MACH_RCV_IN_SET"},
-    {0x1000400b, "MACH_RCV_HEADER_ERROR"},
-    {0x1000400c, "MACH_RCV_BODY_ERROR"},
-    {0x1000400d, "MACH_RCV_INVALID_TYPE"},
-    {0x1000400e, "MACH_RCV_SCATTER_SMALL"},
-    {0x1000400f, "MACH_RCV_INVALID_TRAILER"},
-    {0x10004011, "MACH_RCV_IN_PROGRESS_TIMED"},
-    {0x10004012, "MACH_RCV_INVALID_REPLY"},
-    {0x10004013, "MACH_RCV_INVALID_ARGUMENTS"},
+    {MACH_MSG_SUCCESS, "MACH_MSG_SUCCESS"},
+    {MACH_SEND_IN_PROGRESS, "MACH_SEND_IN_PROGRESS"},
+    {MACH_SEND_INVALID_DATA, "MACH_SEND_INVALID_DATA"},
+    {MACH_SEND_INVALID_DEST, "MACH_SEND_INVALID_DEST"},
+    {MACH_SEND_TIMED_OUT, "MACH_SEND_TIMED_OUT"},
+    {MACH_SEND_INVALID_VOUCHER, "MACH_SEND_INVALID_VOUCHER"},
+    {MACH_SEND_INTERRUPTED, "MACH_SEND_INTERRUPTED"},
+    {MACH_SEND_MSG_TOO_SMALL, "MACH_SEND_MSG_TOO_SMALL"},
+    {MACH_SEND_INVALID_REPLY, "MACH_SEND_INVALID_REPLY"},
+    {MACH_SEND_INVALID_RIGHT, "MACH_SEND_INVALID_RIGHT"},
+    {MACH_SEND_INVALID_NOTIFY, "MACH_SEND_INVALID_NOTIFY"},
+    {MACH_SEND_INVALID_MEMORY, "MACH_SEND_INVALID_MEMORY"},
+    {MACH_SEND_NO_BUFFER, "MACH_SEND_NO_BUFFER"},
+    {MACH_SEND_TOO_LARGE, "MACH_SEND_TOO_LARGE"},
+    {MACH_SEND_INVALID_TYPE, "MACH_SEND_INVALID_TYPE"},
+    {MACH_SEND_INVALID_HEADER, "MACH_SEND_INVALID_HEADER"},
+    {MACH_SEND_INVALID_TRAILER, "MACH_SEND_INVALID_TRAILER"},
+    {MACH_SEND_INVALID_CONTEXT, "MACH_SEND_INVALID_CONTEXT"},
+    {MACH_SEND_INVALID_OPTIONS, "MACH_SEND_INVALID_OPTIONS"},
+    {MACH_SEND_INVALID_RT_OOL_SIZE, "MACH_SEND_INVALID_RT_OOL_SIZE"},
+    {MACH_SEND_NO_GRANT_DEST, "MACH_SEND_NO_GRANT_DEST"},
+    {MACH_SEND_MSG_FILTERED, "MACH_SEND_MSG_FILTERED"},
+    {MACH_SEND_AUX_TOO_SMALL, "MACH_SEND_AUX_TOO_SMALL"},
+    {MACH_SEND_AUX_TOO_LARGE, "MACH_SEND_AUX_TOO_LARGE"},
+    {MACH_RCV_IN_PROGRESS, "MACH_RCV_IN_PROGRESS"},
+    {MACH_RCV_INVALID_NAME, "MACH_RCV_INVALID_NAME"},
+    {MACH_RCV_TIMED_OUT, "MACH_RCV_TIMED_OUT"},
+    {MACH_RCV_TOO_LARGE, "MACH_RCV_TOO_LARGE"},
+    {MACH_RCV_INTERRUPTED, "MACH_RCV_INTERRUPTED"},
+    {MACH_RCV_PORT_CHANGED, "MACH_RCV_PORT_CHANGED"},
+    {MACH_RCV_INVALID_NOTIFY, "MACH_RCV_INVALID_NOTIFY"},
+    {MACH_RCV_INVALID_DATA, "MACH_RCV_INVALID_DATA"},
+    {MACH_RCV_PORT_DIED, "MACH_RCV_PORT_DIED"},
+    {MACH_RCV_IN_SET, "MACH_RCV_IN_SET"},
+    {MACH_RCV_HEADER_ERROR, "MACH_RCV_HEADER_ERROR"},
+    {MACH_RCV_BODY_ERROR, "MACH_RCV_BODY_ERROR"},
+    {MACH_RCV_INVALID_TYPE, "MACH_RCV_INVALID_TYPE"},
+    {MACH_RCV_SCATTER_SMALL, "MACH_RCV_SCATTER_SMALL"},
+    {MACH_RCV_INVALID_TRAILER, "MACH_RCV_INVALID_TRAILER"},
+    {MACH_RCV_IN_PROGRESS_TIMED, "MACH_RCV_IN_PROGRESS_TIMED"},
+    {MACH_RCV_INVALID_REPLY, "MACH_RCV_INVALID_REPLY"},
+    {MACH_RCV_INVALID_ARGUMENTS, "MACH_RCV_INVALID_ARGUMENTS"},
 };
 
 constexpr entry msg_bits[] = {
-    {0x2000, "MACH_MSG_IPC_SPACE"},
-    {0x1000, "MACH_MSG_VM_SPACE"},
-    {0x0800, "MACH_MSG_IPC_KERNEL"},
-    {0x0400, "MACH_MSG_VM_KERNEL"},
+    {MACH_MSG_IPC_SPACE, "MACH_MSG_IPC_SPACE"},
+    {MACH_MSG_VM_SPACE, "MACH_MSG_VM_SPACE"},
+    {MACH_MSG_IPC_KERNEL, "MACH_MSG_IPC_KERNEL"},
+    {MACH_MSG_VM_KERNEL, "MACH_MSG_VM_KERNEL"},
 };
-constexpr int msg_mask = 0x3e00;
+constexpr int msg_mask = MACH_MSG_MASK;
+static_assert(MACH_MSG_MASK == 0x3e00);
 
 constexpr entry bootstrap_names[] = {
-    {0, "BOOTSTRAP_SUCCESS"},
-    {1100, "BOOTSTRAP_NOT_PRIVILEGED"},
-    {1101, "BOOTSTRAP_NAME_IN_USE"},
-    {1102, "BOOTSTRAP_UNKNOWN_SERVICE"},
-    {1103, "BOOTSTRAP_SERVICE_ACTIVE"},
-    {1104, "BOOTSTRAP_BAD_COUNT"},
-    {1105, "BOOTSTRAP_NO_MEMORY"},
-    {1106, "BOOTSTRAP_NO_CHILDREN"},
+    {BOOTSTRAP_SUCCESS, "BOOTSTRAP_SUCCESS"},
+    {BOOTSTRAP_NOT_PRIVILEGED, "BOOTSTRAP_NOT_PRIVILEGED"},
+    {BOOTSTRAP_NAME_IN_USE, "BOOTSTRAP_NAME_IN_USE"},
+    {BOOTSTRAP_UNKNOWN_SERVICE, "BOOTSTRAP_UNKNOWN_SERVICE"},
+    {BOOTSTRAP_SERVICE_ACTIVE, "BOOTSTRAP_SERVICE_ACTIVE"},
+    {BOOTSTRAP_BAD_COUNT, "BOOTSTRAP_BAD_COUNT"},
+    {BOOTSTRAP_NO_MEMORY, "BOOTSTRAP_NO_MEMORY"},
+    {BOOTSTRAP_NO_CHILDREN, "BOOTSTRAP_NO_CHILDREN"},
 };
 
-constexpr const char* message_names[] = {
-    "success",
-    "message object is empty",
-    "bad header size",
-    "bad header bits",
-    "descriptor count does not fit the message",
-    "descriptor runs past the end of the message",
-    "unknown descriptor type",
-    "invalid right disposition",
-    "invalid out-of-line memory descriptor",
-    "trailer runs past the received buffer",
-    "unexpected message id",
-    "unexpected message size",
-    "unexpected descriptor count",
-    "unexpected descriptor type or disposition",
-    "unexpected COMPLEX bit",
+struct message_entry {
+  message_errc value;
+  const char* text;
 };
+// Indexed by message_errc: entry i names value i (checked below).
+constexpr message_entry message_names[] = {
+    {message_errc::success, "success"},
+    {message_errc::empty_message, "message object is empty"},
+    {message_errc::bad_header_size, "bad header size"},
+    {message_errc::bad_header_bits, "bad header bits"},
+    {message_errc::bad_descriptor_count, "descriptor count does not fit the message"},
+    {message_errc::descriptor_past_end, "descriptor runs past the end of the message"},
+    {message_errc::unknown_descriptor_type, "unknown descriptor type"},
+    {message_errc::bad_disposition, "invalid right disposition"},
+    {message_errc::bad_ool_descriptor, "invalid out-of-line memory descriptor"},
+    {message_errc::bad_trailer, "trailer runs past the received buffer"},
+    {message_errc::unexpected_id, "unexpected message id"},
+    {message_errc::unexpected_size, "unexpected message size"},
+    {message_errc::unexpected_descriptor_count, "unexpected descriptor count"},
+    {message_errc::unexpected_descriptor, "unexpected descriptor type or disposition"},
+    {message_errc::unexpected_complex_bit, "unexpected COMPLEX bit"},
+    {message_errc::bad_bool_value, "bool field holds a byte other than 0 or 1"},
+};
+constexpr bool message_names_complete() {
+  std::size_t i = 0;
+  for (const auto& e : message_names) {
+    if (static_cast<std::size_t>(e.value) != i++) return false;
+  }
+  return i == static_cast<std::size_t>(message_errc::last_) + 1;
+}
+static_assert(message_names_complete(), "every message_errc has a name, in order");
 
 template <std::size_t N>
 constexpr std::size_t count(const entry (&)[N]) {
@@ -195,11 +214,11 @@ class kern_category_impl final : public boost::system::error_category {
   boost::system::error_condition default_error_condition(int ev) const noexcept override {
     namespace errc = boost::system::errc;
     switch (ev) {
-      case 4: return errc::make_error_condition(errc::invalid_argument);    // INVALID_ARGUMENT
-      case 6: return errc::make_error_condition(errc::not_enough_memory);   // RESOURCE_SHORTAGE
-      case 46: return errc::make_error_condition(errc::not_supported);      // NOT_SUPPORTED
-      case 49: return errc::make_error_condition(errc::timed_out);          // OPERATION_TIMED_OUT
-      case 53: return errc::make_error_condition(errc::permission_denied);  // DENIED
+      case KERN_INVALID_ARGUMENT: return errc::make_error_condition(errc::invalid_argument);
+      case KERN_RESOURCE_SHORTAGE: return errc::make_error_condition(errc::not_enough_memory);
+      case KERN_NOT_SUPPORTED: return errc::make_error_condition(errc::not_supported);
+      case KERN_OPERATION_TIMED_OUT: return errc::make_error_condition(errc::timed_out);
+      case KERN_DENIED: return errc::make_error_condition(errc::permission_denied);
       default: return {ev, *this};
     }
   }
@@ -228,11 +247,11 @@ class msg_category_impl final : public boost::system::error_category {
   boost::system::error_condition default_error_condition(int ev) const noexcept override {
     namespace errc = boost::system::errc;
     switch (ev & ~msg_mask) {
-      case 0x10000004:  // MACH_SEND_TIMED_OUT
-      case 0x10004003:  // MACH_RCV_TIMED_OUT
+      case MACH_SEND_TIMED_OUT:
+      case MACH_RCV_TIMED_OUT:
         return errc::make_error_condition(errc::timed_out);
-      case 0x10000007:  // MACH_SEND_INTERRUPTED
-      case 0x10004005:  // MACH_RCV_INTERRUPTED
+      case MACH_SEND_INTERRUPTED:
+      case MACH_RCV_INTERRUPTED:
         return errc::make_error_condition(errc::interrupted);
       default:
         return {ev, *this};
@@ -258,7 +277,7 @@ class message_category_impl final : public boost::system::error_category {
   constexpr message_category_impl() noexcept : error_category(0x6d61636870727434ULL) {}
   const char* name() const noexcept override { return "machport.message"; }
   std::string message(int ev) const override {
-    if (ev >= 0 && static_cast<std::size_t>(ev) < std::size(message_names)) return message_names[ev];
+    if (ev >= 0 && static_cast<std::size_t>(ev) < std::size(message_names)) return message_names[ev].text;
     return unknown("machport message error", ev);
   }
 };

@@ -1,30 +1,21 @@
-// message, message_builder and parse (xnu-ipc-semantics.md §4-§5 for the layouts).
+// message: an owning Mach message buffer, and the release of what it owns.
 #include <machport/detail/message_access.hpp>
 #include <machport/detail/release.hpp>
 #include <machport/detail/wire.hpp>
 #include <machport/message.hpp>
-#include <machport/message_builder.hpp>
-#include <machport/parse.hpp>
 
 #include <algorithm>
 #include <cstring>
-#include <limits>
-#include <stdexcept>
 #include <utility>
 
 namespace machport {
 namespace detail {
-
-// XNU's IPC_KMSG_MAX_OOL_PORT_COUNT: no kernel-written array is longer.
-constexpr std::uint32_t max_port_count = 16383;
 
 std::unique_ptr<std::uint64_t[]> allocate_storage(std::size_t bytes) {
   const std::size_t words = (bytes + 7) / 8;
   return std::unique_ptr<std::uint64_t[]>(new std::uint64_t[words == 0 ? 1 : words]());
 }
 
-namespace {
-// Releases a right the message or builder owns by its MOVE_* disposition.
 void release_port(mach_port_name_t name, std::uint8_t disposition) noexcept {
   switch (disposition) {
     case disp_move_receive: release_receive(name, false, 0); break;
@@ -33,88 +24,60 @@ void release_port(mach_port_name_t name, std::uint8_t disposition) noexcept {
     default: break;  // COPY_SEND / MAKE_*: borrowed; anything else: not a right we hold
   }
 }
-}  // namespace
-
-std::vector<mach_port_name_t> read_port_names(std::uint64_t address, std::uint32_t count) {
-  std::vector<mach_port_name_t> names;
-  if (count == 0 || address == 0) return names;
-  if (current_release_hook() != nullptr) {
-    // Fuzzing: the address is random bytes. Produce plausible names instead of reading.
-    names.assign(std::min<std::uint32_t>(count, 64), static_cast<mach_port_name_t>(0x1003));
-    return names;
-  }
-  names.resize(count);
-  std::memcpy(names.data(), reinterpret_cast<const void*>(static_cast<std::uintptr_t>(address)),
-              count * sizeof(mach_port_name_t));
-  return names;
-}
 
 void release_contents(std::byte* buf, std::size_t length, message::state st) noexcept {
   if (st == message::state::empty || buf == nullptr || length < header_size) return;
   const bool received = st == message::state::received;
-  const std::uint32_t bits = load32(buf);
-  const mach_port_name_t remote = load32(buf + 8);
-  const mach_port_name_t local = load32(buf + 12);
-  const mach_port_name_t voucher = load32(buf + 16);
-  const std::uint8_t remote_disp = bits & 0x1f;
-  const std::uint8_t local_disp = (bits >> 8) & 0x1f;
-  const std::uint8_t voucher_disp = (bits >> 16) & 0x1f;
-  if (remote_disp == disp_move_send || remote_disp == disp_move_send_once) release_name(remote);
+  const mach_msg_header_t h = load_header(buf);
+  const std::uint8_t remote_disp = remote_disposition(h.msgh_bits);
+  const std::uint8_t local_disp = local_disposition(h.msgh_bits);
+  if (remote_disp == disp_move_send || remote_disp == disp_move_send_once) {
+    release_name(h.msgh_remote_port);
+  }
   // On receipt msgh_local_port is our receive right, which the message does not own.
   if (!received && (local_disp == disp_move_send || local_disp == disp_move_send_once)) {
-    release_name(local);
+    release_name(h.msgh_local_port);
   }
-  if (voucher_disp == disp_move_send) release_name(voucher);
+  if (voucher_disposition(h.msgh_bits) == disp_move_send) release_name(h.msgh_voucher_port);
 
-  try {
-    (void)walk(buf, length, [&](const raw_descriptor& d) {
-      switch (d.type) {
-        case type_port:
-          release_port(d.name, d.disposition);
-          break;
-        case type_ool:
-        case type_ool_volatile:
-          if (received || d.deallocate) release_memory(d.address, d.count);
-          break;
-        case type_ool_ports: {
-          // No kernel writes a longer array: such a descriptor was never the kernel's, and
-          // neither its names nor its memory are trusted.
-          if (d.count > max_port_count) break;
-          const bool movable = d.disposition >= disp_move_receive && d.disposition <= disp_move_send_once;
-          if (movable) {
-            for (mach_port_name_t n : read_port_names(d.address, d.count)) release_port(n, d.disposition);
-          }
-          if (received || d.deallocate) {
-            release_memory(d.address, static_cast<std::size_t>(d.count) * sizeof(mach_port_name_t));
-          }
-          break;
+  (void)walk(buf, length, [&](const raw_descriptor& d) {
+    switch (d.type) {
+      case type_port:
+        release_port(d.name, d.disposition);
+        break;
+      case type_ool:
+      case type_ool_volatile:
+        if (received || d.deallocate) release_memory(d.address, d.count);
+        break;
+      case type_ool_ports: {
+        // No kernel writes a longer array: such a descriptor was never the kernel's, and
+        // neither its names nor its memory are trusted.
+        if (d.count > max_port_count) break;
+        if (owns_right(d.disposition)) {
+          for_each_port_name(d.address, d.count,
+                             [&](mach_port_name_t n) { release_port(n, d.disposition); });
         }
-        case type_guarded_port:
-          // mach_port_destruct ignores the guard of an unguarded port, so it fits both cases.
-          if (d.disposition == disp_move_receive) release_receive(d.name, true, d.address);
-          break;
-        default:
-          break;
+        if (received || d.deallocate) {
+          release_memory(d.address, static_cast<std::size_t>(d.count) * sizeof(mach_port_name_t));
+        }
+        break;
       }
-    });
-  } catch (...) {
-    // Only read_port_names can throw (allocation); nothing more can be released then.
-  }
+      case type_guarded_port:
+        // mach_port_destruct ignores the guard of an unguarded port, so it fits both cases.
+        if (d.disposition == disp_move_receive) release_receive(d.name, true, d.address);
+        break;
+      default:
+        break;
+    }
+  });
 }
 
 }  // namespace detail
 
-using detail::load32;
-using detail::store32;
-using detail::store64;
-
-// ---- message ---------------------------------------------------------------------------
-
 message::message(message&& other) noexcept
     : storage_(std::move(other.storage_)),
       capacity_(other.capacity_),
-      state_(other.state_),
-      side_arrays_(std::move(other.side_arrays_)) {
+      state_(other.state_) {
   other.capacity_ = 0;
   other.state_ = state::empty;
 }
@@ -125,7 +88,6 @@ message& message::operator=(message&& other) noexcept {
     storage_ = std::move(other.storage_);
     capacity_ = other.capacity_;
     state_ = other.state_;
-    side_arrays_ = std::move(other.side_arrays_);
     other.capacity_ = 0;
     other.state_ = state::empty;
   }
@@ -163,521 +125,6 @@ void message::detach() noexcept {
   storage_.reset();
   capacity_ = 0;
   state_ = state::empty;
-  side_arrays_.clear();
-}
-
-// ---- message_builder -------------------------------------------------------------------
-
-namespace {
-std::size_t align_up(std::size_t v, std::size_t a) noexcept { return (v + a - 1) & ~(a - 1); }
-}  // namespace
-
-message_builder::~message_builder() { release_all(); }
-
-message_builder::message_builder(message_builder&& other) noexcept
-    : id_(other.id_),
-      reply_name_(std::exchange(other.reply_name_, MACH_PORT_NULL)),
-      reply_disposition_(std::exchange(other.reply_disposition_, std::uint8_t{0})),
-      descriptors_(std::move(other.descriptors_)),
-      data_(std::move(other.data_)) {
-  other.descriptors_.clear();
-  other.data_.clear();
-}
-
-message_builder& message_builder::operator=(message_builder&& other) noexcept {
-  if (this != &other) {
-    release_all();
-    id_ = other.id_;
-    reply_name_ = std::exchange(other.reply_name_, MACH_PORT_NULL);
-    reply_disposition_ = std::exchange(other.reply_disposition_, std::uint8_t{0});
-    descriptors_ = std::move(other.descriptors_);
-    data_ = std::move(other.data_);
-    other.descriptors_.clear();
-    other.data_.clear();
-  }
-  return *this;
-}
-
-void message_builder::release_all() noexcept {
-  if (reply_disposition_ == detail::disp_move_send ||
-      reply_disposition_ == detail::disp_move_send_once) {
-    detail::release_name(reply_name_);
-  }
-  reply_name_ = MACH_PORT_NULL;
-  reply_disposition_ = 0;
-  for (auto& d : descriptors_) {
-    switch (d.type) {
-      case detail::type_port:
-        detail::release_port(d.name, d.disposition);
-        break;
-      case detail::type_ool:
-        if (d.deallocate) detail::release_memory(d.address, d.count);
-        break;
-      case detail::type_ool_ports:
-        for (auto n : d.names) detail::release_port(n, d.disposition);
-        break;
-      case detail::type_guarded_port:
-        detail::release_receive(d.name, true, d.address);
-        break;
-      default:
-        break;
-    }
-  }
-  descriptors_.clear();
-  data_.clear();
-}
-
-namespace {
-template <class Right>
-void set_reply(mach_port_name_t& name, std::uint8_t& disp, mach_port_name_t new_name,
-               std::uint8_t new_disp) {
-  if (disp == detail::disp_move_send || disp == detail::disp_move_send_once) {
-    detail::release_name(name);
-  }
-  name = new_name;
-  disp = new_disp;
-}
-}  // namespace
-
-message_builder& message_builder::reply(send_right&& r) {
-  set_reply<send_right>(reply_name_, reply_disposition_, r.release(), detail::disp_move_send);
-  return *this;
-}
-message_builder& message_builder::reply(send_once_right&& r) {
-  set_reply<send_once_right>(reply_name_, reply_disposition_, r.release(),
-                             detail::disp_move_send_once);
-  return *this;
-}
-message_builder& message_builder::reply_copy_send(const send_right& r) {
-  set_reply<void>(reply_name_, reply_disposition_, r.name(), detail::disp_copy_send);
-  return *this;
-}
-message_builder& message_builder::reply_make_send(const receive_right& r) {
-  set_reply<void>(reply_name_, reply_disposition_, r.name(), detail::disp_make_send);
-  return *this;
-}
-message_builder& message_builder::reply_make_send_once(const receive_right& r) {
-  set_reply<void>(reply_name_, reply_disposition_, r.name(), detail::disp_make_send_once);
-  return *this;
-}
-
-message_builder& message_builder::add_port(send_right&& r) {
-  descriptors_.reserve(descriptors_.size() + 1);
-  pending_descriptor d;
-  d.type = detail::type_port;
-  d.disposition = detail::disp_move_send;
-  d.name = r.release();
-  descriptors_.push_back(std::move(d));
-  return *this;
-}
-message_builder& message_builder::add_port(send_once_right&& r) {
-  descriptors_.reserve(descriptors_.size() + 1);
-  pending_descriptor d;
-  d.type = detail::type_port;
-  d.disposition = detail::disp_move_send_once;
-  d.name = r.release();
-  descriptors_.push_back(std::move(d));
-  return *this;
-}
-message_builder& message_builder::add_port(receive_right&& r) {
-  descriptors_.reserve(descriptors_.size() + 1);
-  pending_descriptor d;
-  d.type = detail::type_port;
-  d.disposition = detail::disp_move_receive;
-  d.name = r.release();
-  descriptors_.push_back(std::move(d));
-  return *this;
-}
-message_builder& message_builder::add_copy_send(const send_right& r) {
-  pending_descriptor d;
-  d.type = detail::type_port;
-  d.disposition = detail::disp_copy_send;
-  d.name = r.name();
-  descriptors_.push_back(std::move(d));
-  return *this;
-}
-message_builder& message_builder::add_make_send(const receive_right& r) {
-  pending_descriptor d;
-  d.type = detail::type_port;
-  d.disposition = detail::disp_make_send;
-  d.name = r.name();
-  descriptors_.push_back(std::move(d));
-  return *this;
-}
-message_builder& message_builder::add_make_send_once(const receive_right& r) {
-  pending_descriptor d;
-  d.type = detail::type_port;
-  d.disposition = detail::disp_make_send_once;
-  d.name = r.name();
-  descriptors_.push_back(std::move(d));
-  return *this;
-}
-
-message_builder& message_builder::add_guarded_port(receive_right&& r, bool immovable) {
-  descriptors_.reserve(descriptors_.size() + 1);
-  pending_descriptor d;
-  d.type = detail::type_guarded_port;
-  d.disposition = detail::disp_move_receive;
-  d.guarded_right = r.guarded();
-  d.address = r.guarded() ? r.guard() : 0;
-  d.flags = static_cast<std::uint16_t>(
-      (immovable ? MACH_MSG_GUARD_FLAGS_IMMOVABLE_RECEIVE : 0) |
-      (r.guarded() ? 0 : MACH_MSG_GUARD_FLAGS_UNGUARDED_ON_SEND));
-  d.name = r.release();
-  descriptors_.push_back(std::move(d));
-  return *this;
-}
-
-message_builder& message_builder::add_ool(ool_buffer&& buffer) {
-  if (buffer.size() > std::numeric_limits<std::uint32_t>::max()) {
-    throw std::length_error("machport: OOL region larger than 4 GiB");
-  }
-  descriptors_.reserve(descriptors_.size() + 1);
-  pending_descriptor d;
-  d.type = detail::type_ool;
-  auto region = buffer.release();
-  d.address = region.address;
-  d.count = static_cast<std::uint32_t>(region.size);
-  d.deallocate = region.size != 0;
-  descriptors_.push_back(std::move(d));
-  return *this;
-}
-
-message_builder& message_builder::add_ool(std::span<const std::byte> bytes) {
-  if (bytes.size() > std::numeric_limits<std::uint32_t>::max()) {
-    throw std::length_error("machport: OOL region larger than 4 GiB");
-  }
-  pending_descriptor d;
-  d.type = detail::type_ool;
-  d.address = bytes.empty() ? 0 : reinterpret_cast<std::uintptr_t>(bytes.data());
-  d.count = static_cast<std::uint32_t>(bytes.size());
-  d.deallocate = false;
-  descriptors_.push_back(std::move(d));
-  return *this;
-}
-
-template <class Right>
-message_builder& message_builder::add_array(std::vector<Right>&& rights, std::uint8_t disp) {
-  pending_descriptor d;
-  d.type = detail::type_ool_ports;
-  d.disposition = disp;
-  d.names.reserve(rights.size());
-  descriptors_.reserve(descriptors_.size() + 1);
-  for (auto& r : rights) d.names.push_back(r.release());
-  d.count = static_cast<std::uint32_t>(d.names.size());
-  rights.clear();
-  descriptors_.push_back(std::move(d));
-  return *this;
-}
-
-message_builder& message_builder::add_ports(std::vector<send_right>&& rights) {
-  return add_array(std::move(rights), detail::disp_move_send);
-}
-message_builder& message_builder::add_ports(std::vector<send_once_right>&& rights) {
-  return add_array(std::move(rights), detail::disp_move_send_once);
-}
-message_builder& message_builder::add_ports(std::vector<receive_right>&& rights) {
-  return add_array(std::move(rights), detail::disp_move_receive);
-}
-message_builder& message_builder::add_ports_copy_send(std::span<const send_right> rights) {
-  pending_descriptor d;
-  d.type = detail::type_ool_ports;
-  d.disposition = detail::disp_copy_send;
-  for (auto& r : rights) d.names.push_back(r.name());
-  d.count = static_cast<std::uint32_t>(d.names.size());
-  descriptors_.push_back(std::move(d));
-  return *this;
-}
-
-message_builder& message_builder::add_data(std::span<const std::byte> bytes, std::size_t alignment) {
-  if (alignment == 0 || alignment > 8 || (alignment & (alignment - 1)) != 0) {
-    throw std::invalid_argument("machport: inline data alignment must be 1, 2, 4 or 8");
-  }
-  data_.push_back(data_item{std::vector<std::byte>(bytes.begin(), bytes.end()), alignment});
-  return *this;
-}
-
-std::size_t message_builder::descriptor_bytes() const noexcept {
-  if (descriptors_.empty()) return 0;
-  std::size_t n = detail::body_size;
-  for (auto& d : descriptors_) n += detail::descriptor_size(d.type);
-  return n;
-}
-
-std::size_t message_builder::size() const noexcept {
-  std::size_t off = detail::header_size + descriptor_bytes();
-  for (auto& item : data_) off = align_up(off, item.alignment) + item.bytes.size();
-  return align_up(off, 4);
-}
-
-message message_builder::build() {
-  const std::size_t total = size();
-  if (total > std::numeric_limits<mach_msg_size_t>::max()) {
-    throw std::length_error("machport: message too large");
-  }
-  message m;
-  auto storage = detail::allocate_storage(total);
-  std::byte* buf = reinterpret_cast<std::byte*>(storage.get());
-  std::vector<std::unique_ptr<mach_port_name_t[]>> arrays;
-
-  const bool complex = !descriptors_.empty();
-  mach_msg_bits_t bits = MACH_MSGH_BITS_SET(0, reply_disposition_, 0, complex ? MACH_MSGH_BITS_COMPLEX : 0);
-  store32(buf, bits);
-  store32(buf + 4, static_cast<std::uint32_t>(total));
-  store32(buf + 8, MACH_PORT_NULL);
-  store32(buf + 12, reply_name_);
-  store32(buf + 16, MACH_PORT_NULL);
-  store32(buf + 20, static_cast<std::uint32_t>(id_));
-
-  std::size_t off = detail::header_size;
-  if (complex) {
-    store32(buf + off, static_cast<std::uint32_t>(descriptors_.size()));
-    off += detail::body_size;
-    for (auto& d : descriptors_) {
-      std::byte* p = buf + off;
-      switch (d.type) {
-        case detail::type_port:
-          store32(p, d.name);
-          p[10] = std::byte{d.disposition};
-          p[11] = std::byte{detail::type_port};
-          break;
-        case detail::type_ool:
-          store64(p, d.address);
-          p[8] = std::byte{static_cast<std::uint8_t>(d.deallocate ? 1 : 0)};
-          p[9] = std::byte{MACH_MSG_VIRTUAL_COPY};
-          p[11] = std::byte{detail::type_ool};
-          store32(p + 12, d.count);
-          break;
-        case detail::type_ool_ports: {
-          std::uint64_t address = 0;
-          if (!d.names.empty()) {
-            auto a = std::make_unique<mach_port_name_t[]>(d.names.size());
-            std::copy(d.names.begin(), d.names.end(), a.get());
-            address = reinterpret_cast<std::uintptr_t>(a.get());
-            arrays.push_back(std::move(a));
-          }
-          store64(p, address);
-          p[8] = std::byte{0};  // the array lives in the message; the kernel copies it
-          p[9] = std::byte{MACH_MSG_VIRTUAL_COPY};
-          p[10] = std::byte{d.disposition};
-          p[11] = std::byte{detail::type_ool_ports};
-          store32(p + 12, d.count);
-          break;
-        }
-        case detail::type_guarded_port:
-          store64(p, d.address);
-          p[8] = std::byte{static_cast<std::uint8_t>(d.flags & 0xff)};
-          p[9] = std::byte{static_cast<std::uint8_t>(d.flags >> 8)};
-          p[10] = std::byte{d.disposition};
-          p[11] = std::byte{detail::type_guarded_port};
-          store32(p + 12, d.name);
-          break;
-      }
-      off += detail::descriptor_size(d.type);
-    }
-  }
-  for (auto& item : data_) {
-    off = align_up(off, item.alignment);
-    if (!item.bytes.empty()) std::memcpy(buf + off, item.bytes.data(), item.bytes.size());
-    off += item.bytes.size();
-  }
-
-  detail::message_access::assign(m, std::move(storage), total, message::state::outgoing);
-  for (auto& a : arrays) detail::message_access::add_side_array(m, std::move(a));
-  // Ownership is now the message's.
-  reply_name_ = MACH_PORT_NULL;
-  reply_disposition_ = 0;
-  descriptors_.clear();
-  data_.clear();
-  return m;
-}
-
-// ---- parse -----------------------------------------------------------------------------
-
-std::optional<mach_port_seqno_t> trailer_view::seqno() const noexcept {
-  if (size_ < 12) return std::nullopt;
-  return load32(data_ + 8);
-}
-
-std::optional<std::array<std::uint32_t, 2>> trailer_view::sender() const noexcept {
-  if (size_ < 20) return std::nullopt;
-  return std::array<std::uint32_t, 2>{load32(data_ + 12), load32(data_ + 16)};
-}
-
-std::optional<audit_token> trailer_view::audit() const noexcept {
-  if (size_ < 52) return std::nullopt;
-  audit_token t;
-  for (std::size_t i = 0; i < 8; ++i) t.val[i] = load32(data_ + 20 + 4 * i);
-  return t;
-}
-
-std::optional<mach_port_context_t> trailer_view::context() const noexcept {
-  if (size_ < 60) return std::nullopt;
-  return static_cast<mach_port_context_t>(detail::load64(data_ + 52));
-}
-
-result<std::span<const std::byte>> body_reader::read_bytes(std::size_t n) noexcept {
-  if (off_ > msg_.size() || msg_.size() - off_ < n) return message_errc::unexpected_size;
-  auto s = msg_.subspan(off_, n);
-  off_ += n;
-  return s;
-}
-
-std::span<const std::byte> parsed_message::message_bytes() const noexcept {
-  return {reinterpret_cast<const std::byte*>(storage_.get()), size_};
-}
-
-std::span<const std::byte> parsed_message::body() const noexcept {
-  return message_bytes().subspan(body_offset_);
-}
-
-trailer_view parsed_message::trailer() const noexcept {
-  const std::byte* buf = reinterpret_cast<const std::byte*>(storage_.get());
-  if (capacity_ < size_ + 8) return {};
-  const std::uint32_t tsize = load32(buf + size_ + 4);
-  return {buf + size_, tsize};
-}
-
-namespace {
-bool receivable(std::uint8_t disp) noexcept {
-  return disp == detail::disp_move_receive || disp == detail::disp_move_send ||
-         disp == detail::disp_move_send_once;
-}
-
-message_errc validate_received(const std::byte* buf, std::size_t length,
-                               std::vector<detail::raw_descriptor>& out, std::size_t& body_offset,
-                               std::size_t& size) {
-  if (auto e = detail::check_header(buf, length, size); e != message_errc::success) return e;
-  const std::uint32_t bits = load32(buf);
-  const std::uint8_t remote_disp = bits & 0x1f;
-  if (remote_disp != 0 && remote_disp != detail::disp_move_send &&
-      remote_disp != detail::disp_move_send_once) {
-    return message_errc::bad_header_bits;
-  }
-  message_errc bad = message_errc::success;
-  auto e = detail::walk(
-      buf, length,
-      [&](const detail::raw_descriptor& d) {
-        if (bad != message_errc::success) return;
-        switch (d.type) {
-          case detail::type_port:
-            if (!receivable(d.disposition)) bad = message_errc::bad_disposition;
-            break;
-          case detail::type_ool:
-          case detail::type_ool_volatile:
-            if (d.count != 0 && d.address == 0) bad = message_errc::bad_ool_descriptor;
-            break;
-          case detail::type_ool_ports:
-            if (!receivable(d.disposition)) {
-              bad = message_errc::bad_disposition;
-            } else if (d.count > detail::max_port_count || (d.count != 0 && d.address == 0)) {
-              bad = message_errc::bad_ool_descriptor;
-            }
-            break;
-          case detail::type_guarded_port:
-            if (d.disposition != detail::disp_move_receive) bad = message_errc::bad_disposition;
-            break;
-        }
-        out.push_back(d);
-      },
-      &body_offset);
-  if (e != message_errc::success) return e;
-  if (bad != message_errc::success) return bad;
-  // The trailer, if the buffer has room for one, must fit in it.
-  if (length - size >= 8) {
-    const std::uint32_t tsize = load32(buf + size + 4);
-    if (tsize > length - size) return message_errc::bad_trailer;
-  }
-  return message_errc::success;
-}
-
-template <class Right>
-std::vector<Right> adopt_all(const std::vector<mach_port_name_t>& names) {
-  std::vector<Right> v;
-  v.reserve(names.size());
-  for (auto n : names) v.push_back(Right::adopt(n));
-  return v;
-}
-}  // namespace
-
-result<parsed_message> parse(message&& m) {
-  if (m.current_state() == message::state::empty) return message_errc::empty_message;
-  if (m.current_state() != message::state::received) return message_errc::bad_header_bits;
-  std::byte* buf = detail::message_access::data(m);
-  const std::size_t length = detail::message_access::capacity(m);
-
-  std::vector<detail::raw_descriptor> raw;
-  std::size_t body_offset = 0, size = 0;
-  const message_errc e = validate_received(buf, length, raw, body_offset, size);
-  if (e != message_errc::success) {
-    m.reset();  // releases what can be located
-    return e;
-  }
-
-  parsed_message p;
-  // Reserved up front: from here on only a port array's name vector can fail to allocate
-  // (and then the rights not yet adopted are lost with the out-of-memory error).
-  p.descriptors_.reserve(raw.size());
-  p.id_ = static_cast<mach_msg_id_t>(load32(buf + 20));
-  p.bits_ = load32(buf);
-  p.local_ = load32(buf + 12);
-  p.size_ = size;
-  p.body_offset_ = body_offset;
-  const std::uint8_t remote_disp = p.bits_ & 0x1f;
-  const mach_port_name_t remote = load32(buf + 8);
-  std::size_t capacity = 0;
-  auto storage = detail::message_access::take_storage(m, capacity);
-  buf = reinterpret_cast<std::byte*>(storage.get());
-  p.storage_ = std::move(storage);
-  p.capacity_ = capacity;
-
-  if (remote_disp == detail::disp_move_send) {
-    p.reply_ = send_right::adopt(remote);
-  } else if (remote_disp == detail::disp_move_send_once) {
-    p.reply_ = send_once_right::adopt(remote);
-  }
-  const std::uint8_t voucher_disp = (p.bits_ >> 16) & 0x1f;
-  if (voucher_disp == detail::disp_move_send) detail::release_name(load32(buf + 16));
-
-  for (auto& d : raw) {
-    switch (d.type) {
-      case detail::type_port:
-        if (d.disposition == detail::disp_move_receive) {
-          p.descriptors_.emplace_back(receive_right::adopt(d.name));
-        } else if (d.disposition == detail::disp_move_send) {
-          p.descriptors_.emplace_back(send_right::adopt(d.name));
-        } else {
-          p.descriptors_.emplace_back(send_once_right::adopt(d.name));
-        }
-        break;
-      case detail::type_ool:
-      case detail::type_ool_volatile:
-        p.descriptors_.emplace_back(ool_buffer::adopt(static_cast<std::uintptr_t>(d.address), d.count));
-        break;
-      case detail::type_ool_ports: {
-        // The array memory is ours: hold it while the names are adopted, then free it.
-        ool_buffer array = ool_buffer::adopt(static_cast<std::uintptr_t>(d.address),
-                                             static_cast<std::size_t>(d.count) * sizeof(mach_port_name_t));
-        std::vector<mach_port_name_t> names = detail::read_port_names(d.address, d.count);
-        if (d.disposition == detail::disp_move_receive) {
-          p.descriptors_.emplace_back(port_array{adopt_all<receive_right>(names)});
-        } else if (d.disposition == detail::disp_move_send) {
-          p.descriptors_.emplace_back(port_array{adopt_all<send_right>(names)});
-        } else {
-          p.descriptors_.emplace_back(port_array{adopt_all<send_once_right>(names)});
-        }
-        break;
-      }
-      case detail::type_guarded_port:
-        if (MACH_PORT_VALID(d.name)) {
-          p.descriptors_.emplace_back(receive_right::adopt_guarded(d.name, d.address));
-        } else {
-          p.descriptors_.emplace_back(receive_right{});
-        }
-        break;
-    }
-  }
-  return p;
 }
 
 }  // namespace machport

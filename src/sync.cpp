@@ -19,10 +19,16 @@ using detail::store32;
 // The timeout argument for mach_msg, and whether to pass the *_TIMEOUT option.
 bool timed(std::chrono::milliseconds t) noexcept { return t != no_timeout; }
 
+// The longest timeout mach_msg takes (MACH_MSG_TIMEOUT_NONE, 0, is a poll).
+constexpr std::chrono::milliseconds max_mach_timeout{std::numeric_limits<mach_msg_timeout_t>::max() - 1};
+
+// `t` clamped to what mach_msg can wait: [0, max_mach_timeout].
+std::chrono::milliseconds clamp_timeout(std::chrono::milliseconds t) noexcept {
+  return std::clamp(t, std::chrono::milliseconds::zero(), max_mach_timeout);
+}
+
 mach_msg_timeout_t to_mach(std::chrono::milliseconds t) noexcept {
-  if (t.count() <= 0) return 0;
-  constexpr auto max = std::numeric_limits<mach_msg_timeout_t>::max() - 1;
-  return t.count() >= static_cast<long long>(max) ? max : static_cast<mach_msg_timeout_t>(t.count());
+  return static_cast<mach_msg_timeout_t>(clamp_timeout(t).count());
 }
 
 bool pseudo_received(mach_msg_return_t mr) noexcept {
@@ -60,17 +66,17 @@ bool untouched(mach_msg_return_t mr) noexcept {
 // (deallocate = true) so that the message is again a valid outgoing message that owns all of
 // it, and takes the destination right out of the header. Returns that destination name.
 mach_port_name_t normalize_pseudo_received(std::byte* buf, std::size_t length) noexcept {
-  const std::uint32_t bits = load32(buf);
-  const mach_port_name_t dest = load32(buf + 8);
-  store32(buf, bits & ~static_cast<std::uint32_t>(MACH_MSGH_BITS_REMOTE_MASK));
-  store32(buf + 8, MACH_PORT_NULL);
+  const std::uint32_t bits = load32(buf + detail::header_bits_offset);
+  const mach_port_name_t dest = load32(buf + detail::header_remote_offset);
+  store32(buf + detail::header_bits_offset, detail::with_remote_disposition(bits, 0));
+  store32(buf + detail::header_remote_offset, MACH_PORT_NULL);
   (void)detail::walk(buf, length, [&](const detail::raw_descriptor& d) {
     if (d.type == detail::type_ool || d.type == detail::type_ool_volatile ||
         d.type == detail::type_ool_ports) {
-      if (d.address != 0) buf[d.offset + 8] = std::byte{1};
+      if (d.address != 0) detail::set_deallocate(buf, d.offset);
     }
   });
-  return (bits & MACH_MSGH_BITS_REMOTE_MASK) != 0 ? dest : MACH_PORT_NULL;
+  return detail::remote_disposition(bits) != 0 ? dest : MACH_PORT_NULL;
 }
 
 // The kernel copies the header rights in before the descriptors, and a descriptor that fails
@@ -145,14 +151,15 @@ class right_checker {
 // Checks every descriptor right of an outgoing message sent to `dest` (see right_checker).
 bool rights_would_copy_in(const std::byte* buf, std::size_t length, mach_port_name_t dest,
                           std::uint8_t dest_disp) {
-  const std::uint32_t bits = load32(buf);
-  if ((bits & MACH_MSGH_BITS_COMPLEX) == 0) return true;  // only the header: checked before copy-in
+  const mach_msg_header_t h = detail::load_header(buf);
+  // Only the header: the kernel checks it before copying anything in.
+  if (!detail::is_complex(h.msgh_bits)) return true;
   right_checker check;
-  const std::uint8_t reply_disp = (bits >> 8) & 0x1f;
+  const std::uint8_t reply_disp = detail::local_disposition(h.msgh_bits);
   // The kernel checks the destination and reply rights before it copies anything in; they are
   // simulated only for what they take away from the descriptors after them.
   (void)check.take(dest, dest_disp);
-  if (reply_disp != 0) (void)check.take(load32(buf + 12), reply_disp);
+  if (reply_disp != 0) (void)check.take(h.msgh_local_port, reply_disp);
   bool ok = true;
   const auto e = detail::walk(buf, length, [&](const detail::raw_descriptor& d) {
     if (!ok) return;
@@ -162,12 +169,10 @@ bool rights_would_copy_in(const std::byte* buf, std::size_t length, mach_port_na
         ok = check.take(d.name, d.disposition);
         break;
       case detail::type_ool_ports:
-        if (d.count > 16383) {  // the kernel rejects this before any copy-in (TOO_LARGE)
-          break;
-        }
-        for (mach_port_name_t n : detail::read_port_names(d.address, d.count)) {
-          if (!(ok = check.take(n, d.disposition))) break;
-        }
+        if (d.count > detail::max_port_count) break;  // the kernel refuses it before any copy-in
+        detail::for_each_port_name(d.address, d.count, [&](mach_port_name_t n) {
+          ok = ok && check.take(n, d.disposition);
+        });
         break;
       default:
         break;
@@ -191,10 +196,10 @@ result<void> do_send(mach_port_name_t dest, std::uint8_t disposition, message& m
   if (!rights_would_copy_in(buf, capacity, dest, disposition)) {
     return make_msg_error(MACH_SEND_INVALID_RIGHT);
   }
-  const std::uint32_t bits = load32(buf);
+  const std::uint32_t bits = load32(buf + detail::header_bits_offset);
   // Each send names its own destination; the header carries none between sends.
-  store32(buf, (bits & ~static_cast<std::uint32_t>(MACH_MSGH_BITS_REMOTE_MASK)) | disposition);
-  store32(buf + 8, dest);
+  store32(buf + detail::header_bits_offset, detail::with_remote_disposition(bits, disposition));
+  store32(buf + detail::header_remote_offset, dest);
   const mach_msg_size_t size = msg.size();
 
   mach_msg_option_t options = MACH_SEND_MSG;
@@ -213,8 +218,8 @@ result<void> do_send(mach_port_name_t dest, std::uint8_t disposition, message& m
     return make_msg_error(mr);
   }
   if (untouched(mr)) {
-    store32(buf, bits);
-    store32(buf + 8, MACH_PORT_NULL);
+    store32(buf + detail::header_bits_offset, bits);
+    store32(buf + detail::header_remote_offset, MACH_PORT_NULL);
     return make_msg_error(mr);
   }
   // The kernel destroyed the header rights (a send-once destination included) and part of
@@ -250,7 +255,9 @@ result<message> receive(mach_port_name_t from, const receive_options& o) {
   const std::size_t tsize = trailer_size(o.trailer);
   std::size_t capacity = std::max<std::size_t>(o.buffer_size, detail::header_size + tsize);
   const bool has_deadline = timed(o.timeout);
-  const auto deadline = has_deadline ? clock::now() + o.timeout : clock::time_point::max();
+  // Clamped first: a timeout near milliseconds::max() would overflow the clock's nanoseconds.
+  const auto deadline =
+      has_deadline ? clock::now() + clamp_timeout(o.timeout) : clock::time_point::max();
 
   mach_msg_option_t options = MACH_RCV_MSG | MACH_RCV_LARGE |
                               MACH_RCV_TRAILER_TYPE(MACH_MSG_TRAILER_FORMAT_0) |

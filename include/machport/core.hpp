@@ -15,4 +15,5 @@
 #include <machport/send_once_right.hpp>
 #include <machport/send_right.hpp>
 #include <machport/timeout.hpp>
+#include <machport/trailer.hpp>
 #include <machport/typed.hpp>

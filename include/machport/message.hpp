@@ -16,29 +16,6 @@ namespace detail {
 struct message_access;
 }
 
-// Which trailer a receive asks the kernel for (MACH_RCV_TRAILER_ELEMENTS). Each level
-// includes the previous ones.
-enum class trailer_level : std::uint8_t {
-  none = 0,      //  8 bytes: type and size only
-  seqno = 1,     // 12 bytes: + sequence number
-  sender = 2,    // 20 bytes: + security token (uid, gid)
-  audit = 3,     // 52 bytes: + audit token (pid, euid, egid, ...)
-  context = 4,   // 60 bytes: + the receiving port's context
-  all = 7,       // 68 bytes: + (always zero) MAC fields
-};
-
-// The number of bytes the kernel writes for `level`.
-constexpr std::size_t trailer_size(trailer_level level) noexcept {
-  switch (level) {
-    case trailer_level::none: return 8;
-    case trailer_level::seqno: return 12;
-    case trailer_level::sender: return 20;
-    case trailer_level::audit: return 52;
-    case trailer_level::context: return 60;
-    default: return 68;
-  }
-}
-
 // An owning Mach message.
 //
 // A message is in one of three states:
@@ -69,7 +46,9 @@ class message {
   // wrote (fewer than 8 bytes after msgh_size: no trailer, all trailer fields absent). The
   // structure is not trusted: see parse(). OOL addresses must be what the kernel mapped.
   static message adopt_received(std::span<const std::byte> bytes);
-  // Takes ownership of an outgoing message (dispositions MOVE_* owned, others borrowed).
+  // Takes ownership of an outgoing message (dispositions MOVE_* owned, others borrowed; OOL
+  // regions and port arrays marked deallocate owned). Both adopt calls copy `bytes`; they
+  // throw std::bad_alloc before taking anything.
   static message adopt_outgoing(std::span<const std::byte> bytes);
 
   state current_state() const noexcept { return state_; }
@@ -94,7 +73,10 @@ class message {
   // Releases everything the message owns now; the message becomes empty.
   void reset() noexcept;
   // Gives up ownership of every right and region without releasing them (they now belong to
-  // whoever the caller hands the bytes to); the message becomes empty.
+  // whoever the caller hands the bytes to); the message becomes empty. The bytes are
+  // self-contained: everything they refer to is a right or a VM region they name (a built
+  // message's port arrays included), so a copy of bytes() taken before detach() can be given to
+  // adopt_outgoing() and sent.
   void detach() noexcept;
 
  private:
@@ -103,9 +85,6 @@ class message {
   std::unique_ptr<std::uint64_t[]> storage_;  // 8-byte aligned, as mach_msg wants
   std::size_t capacity_ = 0;                  // bytes in storage_
   state state_ = state::empty;
-  // Port-name arrays for OOL-ports descriptors built here (deallocate = false): the kernel
-  // copies them at send time.
-  std::vector<std::unique_ptr<mach_port_name_t[]>> side_arrays_;
 };
 
 }  // namespace machport

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <machport/detail/platform.hpp>
+#include <machport/detail/wire.hpp>
 #include <machport/message.hpp>
 #include <machport/ool_buffer.hpp>
 #include <machport/receive_right.hpp>
@@ -34,6 +35,14 @@ namespace machport {
 // MAKE_SEND, MAKE_SEND_ONCE), so they must stay alive until the message is sent or destroyed.
 // Borrowed OOL memory (a span) is copied by the kernel at send time and must stay valid until
 // then.
+//
+// The add_* calls and build() throw only std::bad_alloc, std::length_error (a region or a
+// message past 4 GiB) or std::invalid_argument (a bad alignment); when they throw, the right or
+// region passed stays with the caller and the builder is unchanged.
+// Whether a receive right sent in a guarded port descriptor arrives immovable
+// (MACH_MSG_GUARD_FLAGS_IMMOVABLE_RECEIVE) or movable.
+enum class guarded_arrival : std::uint8_t { immovable, movable };
+
 class message_builder {
  public:
   explicit message_builder(mach_msg_id_t id = 0) noexcept : id_(id) {}
@@ -64,16 +73,20 @@ class message_builder {
   message_builder& add_make_send(const receive_right& r);       // MAKE_SEND
   message_builder& add_make_send_once(const receive_right& r);  // MAKE_SEND_ONCE
   // A guarded port descriptor moving the receive right. A guarded right is sent with its guard
-  // as context; an unguarded one with MACH_MSG_GUARD_FLAGS_UNGUARDED_ON_SEND. With
-  // `immovable`, the receiver (receiving with guarded descriptors) gets it guarded/immovable.
-  message_builder& add_guarded_port(receive_right&& r, bool immovable = true);
+  // as context; an unguarded one with MACH_MSG_GUARD_FLAGS_UNGUARDED_ON_SEND. `arrival` says
+  // whether the receiver (receiving with guarded descriptors) gets it immovable.
+  message_builder& add_guarded_port(receive_right&& r,
+                                    guarded_arrival arrival = guarded_arrival::immovable);
 
   // OOL memory: an owned buffer moved in (deallocate: the pages leave this task) ...
   message_builder& add_ool(ool_buffer&& buffer);
   // ... or borrowed bytes the kernel copies at send time (deallocate false, virtual copy).
   message_builder& add_ool(std::span<const std::byte> bytes);
 
-  // OOL port arrays. Rights moved in are owned; the const& overload copies send rights.
+  // OOL port arrays. Rights moved in are owned; the const& overload copies send rights. The
+  // names are written into a VM region the message owns (deallocate = true, like add_ool of an
+  // ool_buffer), so its bytes stay self-contained (see message::detach). Allocation failure
+  // throws std::bad_alloc before anything is taken from `rights`.
   message_builder& add_ports(std::vector<send_right>&& rights);
   message_builder& add_ports(std::vector<send_once_right>&& rights);
   message_builder& add_ports(std::vector<receive_right>&& rights);
@@ -84,41 +97,36 @@ class message_builder {
   template <class T>
   message_builder& add(const T& value) {
     static_assert(std::is_trivially_copyable_v<T>, "inline data must be trivially copyable");
-    static_assert(alignof(T) <= 8, "inline data is aligned to at most 8 bytes");
+    static_assert(alignof(T) <= detail::max_inline_alignment, "inline data is aligned to at most 8 bytes");
     return add_data(std::as_bytes(std::span<const T, 1>(&value, 1)), alignof(T));
   }
 
   // The number of bytes the message will have (msgh_size).
   std::size_t size() const noexcept;
 
-  // Produces the message and empties the builder (ownership moves into the message).
+  // Returns the message and empties the builder (ownership moves into the message). Throws
+  // before anything moves, leaving the builder as it was.
   message build();
 
  private:
-  struct pending_descriptor {
-    std::uint8_t type = 0;
-    std::uint8_t disposition = 0;
-    mach_port_name_t name = 0;
-    std::uint64_t address = 0;  // OOL / OOL ports; context for guarded
-    std::uint32_t count = 0;
-    bool deallocate = false;
-    std::uint16_t flags = 0;
-    bool guarded_right = false;  // guarded descriptor carrying a guarded receive right
-    std::vector<mach_port_name_t> names;  // OOL ports
-  };
   struct data_item {
     std::vector<std::byte> bytes;
     std::size_t alignment;
   };
+  template <class Make>
+  message_builder& append(Make&& make);
   template <class Right>
-  message_builder& add_array(std::vector<Right>&& rights, std::uint8_t disposition);
+  message_builder& add_array(std::span<Right> rights, std::uint8_t disposition);
+  void set_reply(mach_port_name_t name, std::uint8_t disposition) noexcept;
   void release_all() noexcept;
   std::size_t descriptor_bytes() const noexcept;
 
   mach_msg_id_t id_ = 0;
   mach_port_name_t reply_name_ = MACH_PORT_NULL;
   std::uint8_t reply_disposition_ = 0;
-  std::vector<pending_descriptor> descriptors_;
+  // The descriptors as they will be written. An OOL-ports descriptor's array is a VM region
+  // the builder owns (address 0 when empty).
+  std::vector<detail::raw_descriptor> descriptors_;
   std::vector<data_item> data_;
 };
 

@@ -2,24 +2,22 @@
 #pragma once
 
 #include <machport/detail/platform.hpp>
+#include <machport/detail/wire.hpp>
 #include <machport/message.hpp>
 #include <machport/ool_buffer.hpp>
 #include <machport/receive_right.hpp>
 #include <machport/result.hpp>
 #include <machport/send_once_right.hpp>
 #include <machport/send_right.hpp>
+#include <machport/trailer.hpp>
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <optional>
 #include <span>
 #include <type_traits>
 #include <variant>
 #include <vector>
-
-#include <sys/types.h>  // pid_t, uid_t, gid_t
 
 namespace machport {
 
@@ -37,43 +35,26 @@ using port_array =
 // empty: the kernel destroyed the right).
 using descriptor = std::variant<send_right, send_once_right, receive_right, ool_buffer, port_array>;
 
-// The sender's audit token (TASK_AUDIT_TOKEN): val[0] auid, [1] euid, [2] egid, [3] ruid,
-// [4] rgid, [5] pid, [6] asid, [7] pid version. All zero for the kernel.
-struct audit_token {
-  std::array<std::uint32_t, 8> val{};
-  pid_t pid() const noexcept { return static_cast<pid_t>(val[5]); }
-  uid_t euid() const noexcept { return static_cast<uid_t>(val[1]); }
-  gid_t egid() const noexcept { return static_cast<gid_t>(val[2]); }
-  uid_t ruid() const noexcept { return static_cast<uid_t>(val[3]); }
-  gid_t rgid() const noexcept { return static_cast<gid_t>(val[4]); }
-  std::uint32_t pid_version() const noexcept { return val[7]; }
-  bool is_kernel() const noexcept {
-    for (auto v : val) if (v != 0) return false;
-    return true;
-  }
+// What a received descriptor was on the wire (mach_msg_descriptor_type_t). The descriptor
+// variant alone cannot tell a port from a guarded port, or OOL memory from volatile memory.
+enum class descriptor_kind : std::uint8_t {
+  port = MACH_MSG_PORT_DESCRIPTOR,
+  ool = MACH_MSG_OOL_DESCRIPTOR,
+  ool_ports = MACH_MSG_OOL_PORTS_DESCRIPTOR,
+  ool_volatile = MACH_MSG_OOL_VOLATILE_DESCRIPTOR,
+  guarded_port = MACH_MSG_GUARDED_PORT_DESCRIPTOR,
 };
 
-// Read access to the trailer the kernel appended. Each accessor returns nullopt if the
-// trailer received is too short to hold the field (the receive asked for a lower level).
-class trailer_view {
- public:
-  trailer_view() noexcept = default;
-  trailer_view(const std::byte* data, std::size_t size) noexcept : data_(data), size_(size) {}
-  std::size_t size() const noexcept { return size_; }
-  std::optional<mach_port_seqno_t> seqno() const noexcept;
-  // The security token: {uid, gid} of the sender ({0, 1} for the kernel).
-  std::optional<std::array<std::uint32_t, 2>> sender() const noexcept;
-  std::optional<audit_token> audit() const noexcept;
-  // The receiving port's context (its guard when guarded) at dequeue time.
-  std::optional<mach_port_context_t> context() const noexcept;
-
- private:
-  const std::byte* data_ = nullptr;
-  std::size_t size_ = 0;
+// The kind and disposition of one received descriptor, kept after its right is moved out.
+struct descriptor_info {
+  descriptor_kind kind = descriptor_kind::port;
+  // MACH_MSG_TYPE_PORT_RECEIVE / _SEND / _SEND_ONCE for ports, guarded ports and port arrays;
+  // 0 for memory.
+  mach_msg_type_name_t disposition = 0;
 };
 
-// Reads inline data with the builder's alignment rule (each item at the next offset, from the
-// start of the message, that is a multiple of its alignment). Every read is bounds-checked.
+// Reads inline data with the layout rule of the builder (detail::place_inline: each item at
+// the next offset, from the start of the message, that is a multiple of its alignment). Every read is bounds-checked.
 class body_reader {
  public:
   body_reader(std::span<const std::byte> message, std::size_t offset) noexcept
@@ -81,8 +62,8 @@ class body_reader {
   // Copies the next T; unexpected_size if it runs past the message.
   template <class T>
   result<T> read() noexcept {
-    static_assert(std::is_trivially_copyable_v<T> && alignof(T) <= 8);
-    std::size_t at = (off_ + alignof(T) - 1) & ~(alignof(T) - 1);
+    static_assert(std::is_trivially_copyable_v<T> && alignof(T) <= detail::max_inline_alignment);
+    const std::size_t at = detail::place_inline(off_, alignof(T));
     if (at > msg_.size() || msg_.size() - at < sizeof(T)) return message_errc::unexpected_size;
     T value;
     std::memcpy(&value, msg_.data() + at, sizeof(T));
@@ -110,6 +91,8 @@ class parsed_message {
   mach_port_name_t local_port() const noexcept { return local_; }
   reply_right& reply() noexcept { return reply_; }
   std::vector<descriptor>& descriptors() noexcept { return descriptors_; }
+  // descriptor_kinds()[i] describes descriptors()[i].
+  const std::vector<descriptor_info>& descriptor_kinds() const noexcept { return kinds_; }
   // Inline data: from the end of the descriptors to msgh_size.
   std::span<const std::byte> body() const noexcept;
   // Offset of body() from the start of the message (for alignment).
@@ -129,6 +112,7 @@ class parsed_message {
   std::size_t body_offset_ = 0;
   reply_right reply_;
   std::vector<descriptor> descriptors_;
+  std::vector<descriptor_info> kinds_;
 };
 
 // Takes a received message apart. Checks every offset and count against the received size:

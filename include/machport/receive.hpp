@@ -6,6 +6,7 @@
 #include <machport/receive_right.hpp>
 #include <machport/result.hpp>
 #include <machport/timeout.hpp>
+#include <machport/trailer.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -13,7 +14,8 @@
 namespace machport {
 
 struct receive_options {
-  // How long to wait for a message. no_timeout blocks; zero polls.
+  // How long to wait for a message. no_timeout blocks; zero (or negative) polls; anything
+  // longer than mach_msg can wait (2^32 - 2 ms, about 49.7 days) waits that long.
   std::chrono::milliseconds timeout = no_timeout;
   // The trailer the kernel appends; the default carries the sender's audit token and the
   // port context.

@@ -20,7 +20,8 @@
 // multiple of alignof(field) (at most 8), zero padding; msgh_size rounded up to 4. The header
 // reply port is not part of the type: decode releases one if the message carries it.
 //
-// Top-level bool fields are checked to hold 0 or 1. Other inline fields are copied as bytes:
+// Top-level bool fields are checked to hold 0 or 1 (message_errc::bad_bool_value otherwise:
+// any other byte is not a bool value). Other inline fields are copied as bytes:
 // use types for which every bit pattern is valid (integers, arrays of them, enums with a
 // fixed underlying type).
 #pragma once
@@ -37,6 +38,7 @@
 
 #include <boost/pfr.hpp>
 
+#include <array>
 #include <cstddef>
 #include <cstring>
 #include <type_traits>
@@ -57,46 +59,65 @@ constexpr void check_field() {
   static_assert(is_right_field_v<F> || (std::is_trivially_copyable_v<F> && !std::is_pointer_v<F>),
                 "a typed message field must be a right, an ool_buffer, or trivially copyable data");
   if constexpr (!is_right_field_v<F>) {
-    static_assert(alignof(F) <= 8, "inline fields are aligned to at most 8 bytes");
+    static_assert(alignof(F) <= max_inline_alignment, "inline fields are aligned to at most 8 bytes");
   }
 }
 
 template <class F>
 constexpr std::size_t descriptor_size_of() {
-  if constexpr (std::is_same_v<F, ool_buffer>) return 16;
-  else if constexpr (is_right_field_v<F>) return 12;
-  else return 0;
+  if constexpr (std::is_same_v<F, ool_buffer>) return long_descriptor_size;
+  else return port_descriptor_size;
 }
 
-// The layout of T as computed at compile time.
+// The layout of T, computed at compile time with the layout rule of wire.hpp: where each
+// field goes (a descriptor, or inline data) and the sizes that follow.
 template <class T>
 struct typed_layout {
+  static constexpr std::size_t field_count = boost::pfr::tuple_size_v<T>;
+  template <std::size_t I>
+  using field_t = boost::pfr::tuple_element_t<I, T>;
+
+  struct plan {
+    // For a right field: its descriptor's offset; for inline data: the field's offset. Both
+    // from the start of the message.
+    std::array<std::size_t, field_count> offset{};
+    // For a right field: its index among the descriptors.
+    std::array<std::size_t, field_count> descriptor{};
+    std::size_t descriptors = 0;
+    std::size_t body_start = 0;
+    std::size_t size = 0;  // msgh_size
+  };
+
   template <std::size_t... I>
-  static constexpr std::size_t count_descriptors(std::index_sequence<I...>) {
-    return (std::size_t{0} + ... +
-            (is_right_field_v<boost::pfr::tuple_element_t<I, T>> ? std::size_t{1} : std::size_t{0}));
-  }
-  template <std::size_t... I>
-  static constexpr std::size_t descriptor_bytes(std::index_sequence<I...>) {
-    return (std::size_t{0} + ... + descriptor_size_of<boost::pfr::tuple_element_t<I, T>>());
-  }
-  template <std::size_t... I>
-  static constexpr std::size_t total(std::index_sequence<I...>, std::size_t start) {
-    std::size_t off = start;
-    auto place = [&off](std::size_t size, std::size_t align, bool inline_field) {
-      if (inline_field) off = ((off + align - 1) & ~(align - 1)) + size;
+  static constexpr plan make(std::index_sequence<I...>) {
+    plan p;
+    std::size_t off = header_size + body_size;
+    auto place_descriptor = [&]<std::size_t J>() {
+      if constexpr (is_right_field_v<field_t<J>>) {
+        p.descriptor[J] = p.descriptors++;
+        p.offset[J] = off;
+        off += descriptor_size_of<field_t<J>>();
+      }
     };
-    (void)place;  // unused for a message without fields
-    (place(sizeof(boost::pfr::tuple_element_t<I, T>), alignof(boost::pfr::tuple_element_t<I, T>),
-           !is_right_field_v<boost::pfr::tuple_element_t<I, T>>),
-     ...);
-    return (off + 3) & ~std::size_t{3};
+    (void)place_descriptor;  // unused for a message without fields
+    (place_descriptor.template operator()<I>(), ...);
+    p.body_start = detail::body_start(p.descriptors, off - header_size - body_size);
+    inline_cursor cursor(p.body_start);
+    auto place_field = [&]<std::size_t J>() {
+      if constexpr (!is_right_field_v<field_t<J>>) {
+        p.offset[J] = cursor.place(sizeof(field_t<J>), alignof(field_t<J>));
+      }
+    };
+    (void)place_field;
+    (place_field.template operator()<I>(), ...);
+    p.size = cursor.message_size();
+    return p;
   }
-  using seq = std::make_index_sequence<boost::pfr::tuple_size_v<T>>;
-  static constexpr std::size_t descriptors = count_descriptors(seq{});
-  static constexpr std::size_t body_start =
-      24 + (descriptors ? 4 + descriptor_bytes(seq{}) : 0);
-  static constexpr std::size_t size = total(seq{}, body_start);
+
+  static constexpr plan fields = make(std::make_index_sequence<field_count>{});
+  static constexpr std::size_t descriptors = fields.descriptors;
+  static constexpr std::size_t body_start = fields.body_start;
+  static constexpr std::size_t size = fields.size;
 };
 
 }  // namespace detail
@@ -148,32 +169,23 @@ bool take_descriptor(descriptor& d, F& field) {
 }
 
 // Checks that the parsed message has exactly T's shape, then moves its parts into `out`.
+// Returns success, or the first mismatch (nothing is moved then).
 template <class T>
 result<void> fill(parsed_message& p, T& out) {
   using layout = typed_layout<T>;
   if (p.id() != T::id) return message_errc::unexpected_id;
-  const bool complex = (p.bits() & MACH_MSGH_BITS_COMPLEX) != 0;
-  if (complex != (layout::descriptors != 0)) return message_errc::unexpected_complex_bit;
+  if (is_complex(p.bits()) != (layout::descriptors != 0)) return message_errc::unexpected_complex_bit;
   if (p.descriptors().size() != layout::descriptors) return message_errc::unexpected_descriptor_count;
   // Descriptor kinds first (nothing is moved until everything matched).
-  std::size_t i = 0;
+  const auto& kinds = p.descriptor_kinds();
   bool ok = true;
-  const auto* raw = p.message_bytes().data();
-  boost::pfr::for_each_field(out, [&](auto& field) {
+  boost::pfr::for_each_field(out, [&](auto& field, auto index) {
     using F = std::remove_cvref_t<decltype(field)>;
     if constexpr (is_right_field_v<F>) {
-      if (!ok) return;  // offsets below are only right while every earlier one matched
-      auto& d = p.descriptors()[i];
-      // (parse checked that every descriptor lies within msgh_size.)
-      // The descriptor type byte tells a plain port from a guarded one (both parse as rights).
-      std::size_t off = 28;
-      for (std::size_t k = 0; k < i; ++k) {
-        off += std::holds_alternative<ool_buffer>(p.descriptors()[k]) ? 16 : 12;
-      }
-      const auto type = static_cast<std::uint8_t>(raw[off + 11]);
-      const bool want_ool = std::is_same_v<F, ool_buffer>;
-      if (!std::holds_alternative<F>(d) || type != (want_ool ? type_ool : type_port)) ok = false;
-      ++i;
+      constexpr std::size_t i = layout::fields.descriptor[decltype(index)::value];
+      constexpr descriptor_kind want =
+          std::is_same_v<F, ool_buffer> ? descriptor_kind::ool : descriptor_kind::port;
+      if (kinds[i].kind != want || !std::holds_alternative<F>(p.descriptors()[i])) ok = false;
     }
   });
   if (!ok) return message_errc::unexpected_descriptor;
@@ -181,30 +193,22 @@ result<void> fill(parsed_message& p, T& out) {
     return message_errc::unexpected_size;
   }
   // Inline fields: validate bools before moving anything.
-  std::size_t off = layout::body_start;
-  auto bytes = p.message_bytes();
-  boost::pfr::for_each_field(out, [&](auto& field) {
+  const auto bytes = p.message_bytes();
+  boost::pfr::for_each_field(out, [&](auto& field, auto index) {
     using F = std::remove_cvref_t<decltype(field)>;
-    if constexpr (!is_right_field_v<F>) {
-      off = (off + alignof(F) - 1) & ~(alignof(F) - 1);
-      if constexpr (std::is_same_v<F, bool>) {
-        auto v = static_cast<unsigned char>(bytes[off]);
-        if (v > 1) ok = false;
-      }
-      off += sizeof(F);
+    if constexpr (std::is_same_v<F, bool>) {
+      constexpr std::size_t at = layout::fields.offset[decltype(index)::value];
+      if (static_cast<unsigned char>(bytes[at]) > 1) ok = false;
     }
   });
-  if (!ok) return message_errc::unexpected_size;
-  i = 0;
-  off = layout::body_start;
-  boost::pfr::for_each_field(out, [&](auto& field) {
+  if (!ok) return message_errc::bad_bool_value;
+  boost::pfr::for_each_field(out, [&](auto& field, auto index) {
     using F = std::remove_cvref_t<decltype(field)>;
+    constexpr std::size_t I = decltype(index)::value;
     if constexpr (is_right_field_v<F>) {
-      (void)take_descriptor(p.descriptors()[i++], field);
+      (void)take_descriptor(p.descriptors()[layout::fields.descriptor[I]], field);
     } else {
-      off = (off + alignof(F) - 1) & ~(alignof(F) - 1);
-      std::memcpy(static_cast<void*>(&field), bytes.data() + off, sizeof(F));
-      off += sizeof(F);
+      std::memcpy(static_cast<void*>(&field), bytes.data() + layout::fields.offset[I], sizeof(F));
     }
   });
   return success();
@@ -226,7 +230,7 @@ struct decoder<std::variant<Ts...>> {
   static result<std::variant<Ts...>> decode(message&& m) {
     if (m.empty()) return message_errc::empty_message;
     if (m.current_state() != message::state::received) return message_errc::bad_header_bits;
-    if (m.buffer().size() < 24) {
+    if (m.buffer().size() < header_size) {
       m.reset();
       return message_errc::bad_header_size;
     }
@@ -249,9 +253,12 @@ struct decoder<std::variant<Ts...>> {
 }  // namespace detail
 
 // Decodes a received message as T: checks the id, the COMPLEX bit, the number, type and
-// disposition of every descriptor, and the exact size (message_errc::unexpected_*). On any
-// mismatch, or if the message is malformed (see parse), every right and region it carried is
-// released and an error returned. `m` is empty afterwards either way.
+// disposition of every descriptor, the exact size (message_errc::unexpected_*) and the top-level
+// bools (bad_bool_value). Returns the value; on any mismatch, or if the message is malformed
+// (see parse), every right and region it carried is released and an error returned. A received
+// message is empty afterwards either way. A message that is not a received one is refused and
+// left untouched, so that nothing it owns is lost: empty gives message_errc::empty_message, an
+// outgoing one bad_header_bits (it still owns everything; send it or drop it).
 // decode<std::variant<A, B, ...>> picks the alternative whose id matches (the first one if
 // several share it); an unknown id gives message_errc::unexpected_id.
 template <class T>

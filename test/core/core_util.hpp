@@ -6,6 +6,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <cstddef>
+#include <cstring>
+#include <span>
 
 namespace core_test {
 
@@ -13,6 +16,11 @@ using namespace std::chrono_literals;
 
 // Failure guard for receives that must find a message: never reached when the test passes.
 inline constexpr std::chrono::milliseconds guard = 10000ms;
+
+// The characters of `s` (without the terminating NUL) as bytes.
+inline std::span<const std::byte> as_bytes(const char* s) {
+  return {reinterpret_cast<const std::byte*>(s), std::strlen(s)};
+}
 
 // Unwraps a result, failing the test (and stopping it) on error.
 template <class T>

@@ -70,4 +70,11 @@ BOOST_AUTO_TEST_CASE(result_value_throws_only_when_asked) {
   BOOST_TEST(ok.has_value());
 }
 
+BOOST_AUTO_TEST_CASE(every_message_errc_has_a_name) {
+  for (int v = 0; v <= static_cast<int>(message_errc::last_); ++v) {
+    const auto text = boost::system::error_code(v, message_category()).message();
+    BOOST_TEST(text.find("machport message error") == std::string::npos, v);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

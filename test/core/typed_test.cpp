@@ -266,7 +266,7 @@ BOOST_AUTO_TEST_CASE(mismatch_size) {
 BOOST_AUTO_TEST_CASE(invalid_bool_is_rejected) {
   auto p = make_port();
   auto r = decode<flag_msg>(loop(p, message_builder(106).add<std::uint8_t>(2).build()));
-  BOOST_TEST(r.error() == make_error_code(message_errc::unexpected_size));
+  BOOST_TEST(r.error() == make_error_code(message_errc::bad_bool_value));
   auto ok = require(decode<flag_msg>(loop(p, message_builder(106).add<std::uint8_t>(1).build())));
   BOOST_TEST(ok.flag);
 }
@@ -296,6 +296,29 @@ BOOST_AUTO_TEST_CASE(unsent_encoded_message_releases) {
     BOOST_TEST(refs(other.send.name(), MACH_PORT_RIGHT_SEND) == 3u);
   }
   BOOST_TEST(refs(other.send.name(), MACH_PORT_RIGHT_SEND) == 1u);
+}
+
+// Regression: decode on an outgoing message was documented to leave it empty but kept it; it
+// now keeps it, as documented, so that nothing it owns is lost.
+BOOST_AUTO_TEST_CASE(decode_outgoing_message_is_left_untouched) {
+  auto p = make_port();
+  auto m = message_builder(102).add_port(send_right(p.send)).build();
+  BOOST_TEST(decode<plain>(std::move(m)).error() == make_error_code(message_errc::bad_header_bits));
+  BOOST_TEST(!m.empty());
+  using either = std::variant<plain, ping>;
+  BOOST_TEST(decode<either>(std::move(m)).error() == make_error_code(message_errc::bad_header_bits));
+  BOOST_TEST(!m.empty());
+  BOOST_TEST(refs(p.send.name(), MACH_PORT_RIGHT_SEND) == 2u);
+  m.reset();
+  BOOST_TEST(refs(p.send.name(), MACH_PORT_RIGHT_SEND) == 1u);
+}
+
+// Regression: a bool holding 2 was reported as unexpected_size.
+BOOST_AUTO_TEST_CASE(bool_other_than_0_or_1_is_bad_bool_value) {
+  auto p = make_port();
+  auto r = decode<flag_msg>(loop(p, message_builder(106).add<std::uint8_t>(0xff).build()));
+  BOOST_TEST(r.error() == make_error_code(message_errc::bad_bool_value));
+  BOOST_TEST(r.error().message() == "bool field holds a byte other than 0 or 1");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,10 +1,12 @@
 // Internal: what the builder, the parser and send/receive need from message's internals.
 #pragma once
 
+#include <machport/detail/release.hpp>
 #include <machport/message.hpp>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -19,10 +21,28 @@ std::unique_ptr<std::uint64_t[]> allocate_storage(std::size_t bytes);
 // message of that state cannot own are left alone.
 void release_contents(std::byte* buf, std::size_t length, message::state st) noexcept;
 
-// Reads `count` names from an OOL port array at `address` (the kernel's or ours). With a
-// release hook installed the memory is not read (it may not exist) and placeholder names are
-// returned instead.
-std::vector<mach_port_name_t> read_port_names(std::uint64_t address, std::uint32_t count);
+// Releases a right a message or builder owns by its MOVE_* disposition (MOVE_RECEIVE:
+// destroys the receive right; MOVE_SEND / MOVE_SEND_ONCE: deallocates the name). Borrowed
+// dispositions (COPY_SEND, MAKE_*) and unknown ones release nothing.
+void release_port(mach_port_name_t name, std::uint8_t disposition) noexcept;
+
+// Calls f(name) for each of the `count` names of the OOL port array at `address` (the
+// kernel's or ours), read in place; allocates nothing. With a release hook installed the memory
+// is not read (it may not exist: fuzzing): f gets up to 64 placeholder names instead.
+template <class F>
+void for_each_port_name(std::uint64_t address, std::uint32_t count, F&& f) {
+  if (count == 0 || address == 0) return;
+  if (current_release_hook() != nullptr) {
+    for (std::uint32_t i = 0; i < count && i < 64; ++i) f(static_cast<mach_port_name_t>(0x1003));
+    return;
+  }
+  const auto* p = reinterpret_cast<const std::byte*>(static_cast<std::uintptr_t>(address));
+  for (std::uint32_t i = 0; i < count; ++i) {
+    mach_port_name_t name;
+    std::memcpy(&name, p + i * sizeof name, sizeof name);  // the kernel's array may be unaligned
+    f(name);
+  }
+}
 
 struct message_access {
   static std::byte* data(message& m) noexcept {
@@ -37,16 +57,12 @@ struct message_access {
     m.state_ = st;
   }
   static void set_state(message& m, message::state st) noexcept { m.state_ = st; }
-  static void add_side_array(message& m, std::unique_ptr<mach_port_name_t[]> a) {
-    m.side_arrays_.push_back(std::move(a));
-  }
   // Empties the message without releasing anything and returns its buffer.
   static std::unique_ptr<std::uint64_t[]> take_storage(message& m, std::size_t& capacity) noexcept {
     capacity = m.capacity_;
     auto s = std::move(m.storage_);
     m.capacity_ = 0;
     m.state_ = message::state::empty;
-    m.side_arrays_.clear();
     return s;
   }
 };

@@ -1,0 +1,178 @@
+// parse: checks a received message and takes it apart into owned rights and regions.
+#include <machport/detail/message_access.hpp>
+#include <machport/detail/release.hpp>
+#include <machport/detail/wire.hpp>
+#include <machport/parse.hpp>
+
+#include <utility>
+
+namespace machport {
+
+using detail::load32;
+
+result<std::span<const std::byte>> body_reader::read_bytes(std::size_t n) noexcept {
+  if (off_ > msg_.size() || msg_.size() - off_ < n) return message_errc::unexpected_size;
+  auto s = msg_.subspan(off_, n);
+  off_ += n;
+  return s;
+}
+
+std::span<const std::byte> parsed_message::message_bytes() const noexcept {
+  return {reinterpret_cast<const std::byte*>(storage_.get()), size_};
+}
+
+std::span<const std::byte> parsed_message::body() const noexcept {
+  return message_bytes().subspan(body_offset_);
+}
+
+trailer_view parsed_message::trailer() const noexcept {
+  const std::byte* buf = reinterpret_cast<const std::byte*>(storage_.get());
+  if (capacity_ < size_ + detail::min_trailer_size) return {};
+  const std::uint32_t tsize = load32(buf + size_ + detail::trailer_size_offset);
+  return {buf + size_, tsize};
+}
+
+namespace {
+bool receivable(std::uint8_t disp) noexcept {
+  return disp == detail::disp_move_receive || disp == detail::disp_move_send ||
+         disp == detail::disp_move_send_once;
+}
+
+message_errc validate_received(const std::byte* buf, std::size_t length,
+                               std::vector<detail::raw_descriptor>& out, std::size_t& body_offset,
+                               std::size_t& size) {
+  if (auto e = detail::check_header(buf, length, size); e != message_errc::success) return e;
+  const std::uint8_t remote_disp = detail::remote_disposition(load32(buf + detail::header_bits_offset));
+  if (remote_disp != 0 && remote_disp != detail::disp_move_send &&
+      remote_disp != detail::disp_move_send_once) {
+    return message_errc::bad_header_bits;
+  }
+  message_errc bad = message_errc::success;
+  auto e = detail::walk(
+      buf, length,
+      [&](const detail::raw_descriptor& d) {
+        if (bad != message_errc::success) return;
+        switch (d.type) {
+          case detail::type_port:
+            if (!receivable(d.disposition)) bad = message_errc::bad_disposition;
+            break;
+          case detail::type_ool:
+          case detail::type_ool_volatile:
+            if (d.count != 0 && d.address == 0) bad = message_errc::bad_ool_descriptor;
+            break;
+          case detail::type_ool_ports:
+            if (!receivable(d.disposition)) {
+              bad = message_errc::bad_disposition;
+            } else if (d.count > detail::max_port_count || (d.count != 0 && d.address == 0)) {
+              bad = message_errc::bad_ool_descriptor;
+            }
+            break;
+          case detail::type_guarded_port:
+            if (d.disposition != detail::disp_move_receive) bad = message_errc::bad_disposition;
+            break;
+        }
+        out.push_back(d);
+      },
+      &body_offset);
+  if (e != message_errc::success) return e;
+  if (bad != message_errc::success) return bad;
+  // The trailer, if the buffer has room for one, must fit in it.
+  if (length - size >= detail::min_trailer_size) {
+    const std::uint32_t tsize = load32(buf + size + detail::trailer_size_offset);
+    if (tsize > length - size) return message_errc::bad_trailer;
+  }
+  return message_errc::success;
+}
+
+template <class Right>
+std::vector<Right> adopt_all(std::uint64_t address, std::uint32_t count) {
+  std::vector<Right> v;
+  v.reserve(count);  // the only allocation; nothing below throws
+  detail::for_each_port_name(address, count, [&](mach_port_name_t n) { v.push_back(Right::adopt(n)); });
+  return v;
+}
+}  // namespace
+
+result<parsed_message> parse(message&& m) {
+  if (m.current_state() == message::state::empty) return message_errc::empty_message;
+  if (m.current_state() != message::state::received) return message_errc::bad_header_bits;
+  std::byte* buf = detail::message_access::data(m);
+  const std::size_t length = detail::message_access::capacity(m);
+
+  std::vector<detail::raw_descriptor> raw;
+  std::size_t body_offset = 0, size = 0;
+  const message_errc e = validate_received(buf, length, raw, body_offset, size);
+  if (e != message_errc::success) {
+    m.reset();  // releases what can be located
+    return e;
+  }
+
+  parsed_message p;
+  // Reserved up front: from here on only a port array's name vector can fail to allocate
+  // (and then the rights not yet adopted are lost with the out-of-memory error).
+  p.descriptors_.reserve(raw.size());
+  p.kinds_.reserve(raw.size());
+  const mach_msg_header_t h = detail::load_header(buf);
+  p.id_ = h.msgh_id;
+  p.bits_ = h.msgh_bits;
+  p.local_ = h.msgh_local_port;
+  p.size_ = size;
+  p.body_offset_ = body_offset;
+  std::size_t capacity = 0;
+  auto storage = detail::message_access::take_storage(m, capacity);
+  buf = reinterpret_cast<std::byte*>(storage.get());
+  p.storage_ = std::move(storage);
+  p.capacity_ = capacity;
+
+  const std::uint8_t remote_disp = detail::remote_disposition(h.msgh_bits);
+  if (remote_disp == detail::disp_move_send) {
+    p.reply_ = send_right::adopt(h.msgh_remote_port);
+  } else if (remote_disp == detail::disp_move_send_once) {
+    p.reply_ = send_once_right::adopt(h.msgh_remote_port);
+  }
+  if (detail::voucher_disposition(h.msgh_bits) == detail::disp_move_send) {
+    detail::release_name(h.msgh_voucher_port);
+  }
+
+  for (auto& d : raw) {
+    p.kinds_.push_back(descriptor_info{static_cast<descriptor_kind>(d.type), d.disposition});
+    switch (d.type) {
+      case detail::type_port:
+        if (d.disposition == detail::disp_move_receive) {
+          p.descriptors_.emplace_back(receive_right::adopt(d.name));
+        } else if (d.disposition == detail::disp_move_send) {
+          p.descriptors_.emplace_back(send_right::adopt(d.name));
+        } else {
+          p.descriptors_.emplace_back(send_once_right::adopt(d.name));
+        }
+        break;
+      case detail::type_ool:
+      case detail::type_ool_volatile:
+        p.descriptors_.emplace_back(ool_buffer::adopt(static_cast<std::uintptr_t>(d.address), d.count));
+        break;
+      case detail::type_ool_ports: {
+        // The array memory is ours: hold it while the names are adopted, then free it.
+        ool_buffer array = ool_buffer::adopt(static_cast<std::uintptr_t>(d.address),
+                                             static_cast<std::size_t>(d.count) * sizeof(mach_port_name_t));
+        if (d.disposition == detail::disp_move_receive) {
+          p.descriptors_.emplace_back(port_array{adopt_all<receive_right>(d.address, d.count)});
+        } else if (d.disposition == detail::disp_move_send) {
+          p.descriptors_.emplace_back(port_array{adopt_all<send_right>(d.address, d.count)});
+        } else {
+          p.descriptors_.emplace_back(port_array{adopt_all<send_once_right>(d.address, d.count)});
+        }
+        break;
+      }
+      case detail::type_guarded_port:
+        if (MACH_PORT_VALID(d.name)) {
+          p.descriptors_.emplace_back(receive_right::adopt_guarded(d.name, d.address));
+        } else {
+          p.descriptors_.emplace_back(receive_right{});
+        }
+        break;
+    }
+  }
+  return p;
+}
+
+}  // namespace machport
