@@ -6,6 +6,8 @@
 #include <machport/send_once_right.hpp>
 #include <machport/send_right.hpp>
 
+#include <boost/assert.hpp>
+
 namespace machport {
 namespace detail {
 namespace {
@@ -20,35 +22,45 @@ release_hook* set_release_hook(release_hook* hook) noexcept {
 
 release_hook* current_release_hook() noexcept { return current_hook; }
 
+namespace {
+// A refused release means two owners of one name (or region): see detail/release.hpp.
+void check_released(kern_return_t kr) noexcept {
+  BOOST_ASSERT_MSG(kr == KERN_SUCCESS,
+                   "machport: the kernel refused to release a right or region this task owned "
+                   "(two owners of one name?)");
+  (void)kr;
+}
+}  // namespace
+
 void release_name(mach_port_name_t name) noexcept {
   if (!MACH_PORT_VALID(name)) return;
   if (current_hook) return current_hook->deallocate(name);
   // Works for send, send-once and dead names alike, including rights whose port died.
-  (void)mach_port_deallocate(mach_task_self(), name);
+  check_released(mach_port_deallocate(mach_task_self(), name));
 }
 
 void release_receive(mach_port_name_t name, bool guarded, mach_port_context_t guard) noexcept {
   if (!MACH_PORT_VALID(name)) return;
   if (guarded) {
     if (current_hook) return current_hook->destruct(name, guard);
-    (void)mach_port_destruct(mach_task_self(), name, 0, guard);
+    check_released(mach_port_destruct(mach_task_self(), name, 0, guard));
   } else {
     if (current_hook) return current_hook->mod_refs(name, MACH_PORT_RIGHT_RECEIVE, -1);
-    (void)mach_port_mod_refs(mach_task_self(), name, MACH_PORT_RIGHT_RECEIVE, -1);
+    check_released(mach_port_mod_refs(mach_task_self(), name, MACH_PORT_RIGHT_RECEIVE, -1));
   }
 }
 
 void release_port_set(mach_port_name_t name) noexcept {
   if (!MACH_PORT_VALID(name)) return;
   if (current_hook) return current_hook->mod_refs(name, MACH_PORT_RIGHT_PORT_SET, -1);
-  (void)mach_port_mod_refs(mach_task_self(), name, MACH_PORT_RIGHT_PORT_SET, -1);
+  check_released(mach_port_mod_refs(mach_task_self(), name, MACH_PORT_RIGHT_PORT_SET, -1));
 }
 
 void release_memory(std::uintptr_t address, std::size_t size) noexcept {
   if (size == 0 || address == 0) return;
   if (current_hook) return current_hook->vm_deallocate(address, size);
-  (void)vm_deallocate(mach_task_self(), static_cast<vm_address_t>(address),
-                      static_cast<vm_size_t>(size));
+  check_released(vm_deallocate(mach_task_self(), static_cast<vm_address_t>(address),
+                               static_cast<vm_size_t>(size)));
 }
 
 }  // namespace detail
@@ -76,32 +88,27 @@ bool dead(mach_port_name_t name) noexcept {
 
 // ---- send_right ------------------------------------------------------------------------
 
-send_right::send_right(const send_right& other) noexcept {
-  if (!other.valid()) {
-    name_ = other.name_;  // NULL or DEAD: nothing to count
-    return;
-  }
+namespace {
+// The name a copy of a send right owns: `name` with one more uref, or MACH_PORT_NULL if the
+// kernel refused. NULL and DEAD own nothing and are copied as they are.
+mach_port_name_t add_send_uref(mach_port_name_t name) noexcept {
+  if (!MACH_PORT_VALID(name)) return name;
   // A send right to a dead port is a dead name: its urefs are counted as DEAD_NAME.
-  kern_return_t kr = mach_port_mod_refs(mach_task_self(), other.name_, MACH_PORT_RIGHT_SEND, 1);
+  kern_return_t kr = mach_port_mod_refs(mach_task_self(), name, MACH_PORT_RIGHT_SEND, 1);
   if (kr != KERN_SUCCESS) {
-    kr = mach_port_mod_refs(mach_task_self(), other.name_, MACH_PORT_RIGHT_DEAD_NAME, 1);
+    kr = mach_port_mod_refs(mach_task_self(), name, MACH_PORT_RIGHT_DEAD_NAME, 1);
   }
-  name_ = kr == KERN_SUCCESS ? other.name_ : MACH_PORT_NULL;
+  return kr == KERN_SUCCESS ? name : MACH_PORT_NULL;
 }
+}  // namespace
+
+send_right::send_right(const send_right& other) noexcept
+    : right_handle(add_send_uref(other.name()), {}) {}
 
 send_right& send_right::operator=(const send_right& other) noexcept {
   if (this != &other) {
     send_right copy(other);
     *this = std::move(copy);
-  }
-  return *this;
-}
-
-send_right& send_right::operator=(send_right&& other) noexcept {
-  if (this != &other) {
-    reset();
-    name_ = other.name_;
-    other.name_ = MACH_PORT_NULL;
   }
   return *this;
 }
@@ -112,50 +119,22 @@ result<send_right> send_right::copy_from(mach_port_name_t name) noexcept {
   return adopt(name);
 }
 
-void send_right::reset() noexcept {
-  detail::release_name(name_);
-  name_ = MACH_PORT_NULL;
-}
-
-bool send_right::is_dead() const noexcept { return dead(name_); }
-result<mach_port_type_t> send_right::type() const noexcept { return type_of(name_); }
+bool send_right::is_dead() const noexcept { return dead(name()); }
+result<mach_port_type_t> send_right::type() const noexcept { return type_of(name()); }
 
 result<mach_port_urefs_t> send_right::urefs() const noexcept {
   mach_port_urefs_t n = 0;
-  kern_return_t kr = mach_port_get_refs(mach_task_self(), name_, MACH_PORT_RIGHT_SEND, &n);
+  kern_return_t kr = mach_port_get_refs(mach_task_self(), name(), MACH_PORT_RIGHT_SEND, &n);
   if (kr != KERN_SUCCESS) return make_kern_error(kr);
   return n;
 }
 
 // ---- send_once_right -------------------------------------------------------------------
 
-send_once_right& send_once_right::operator=(send_once_right&& other) noexcept {
-  if (this != &other) {
-    reset();
-    name_ = other.name_;
-    other.name_ = MACH_PORT_NULL;
-  }
-  return *this;
-}
-
-void send_once_right::reset() noexcept {
-  detail::release_name(name_);
-  name_ = MACH_PORT_NULL;
-}
-
-bool send_once_right::is_dead() const noexcept { return dead(name_); }
-result<mach_port_type_t> send_once_right::type() const noexcept { return type_of(name_); }
+bool send_once_right::is_dead() const noexcept { return dead(name()); }
+result<mach_port_type_t> send_once_right::type() const noexcept { return type_of(name()); }
 
 // ---- dead_name -------------------------------------------------------------------------
-
-dead_name& dead_name::operator=(dead_name&& other) noexcept {
-  if (this != &other) {
-    reset();
-    name_ = other.name_;
-    other.name_ = MACH_PORT_NULL;
-  }
-  return *this;
-}
 
 result<dead_name> dead_name::allocate() noexcept {
   mach_port_name_t name = MACH_PORT_NULL;
@@ -164,32 +143,14 @@ result<dead_name> dead_name::allocate() noexcept {
   return adopt(name);
 }
 
-void dead_name::reset() noexcept {
-  detail::release_name(name_);
-  name_ = MACH_PORT_NULL;
-}
-
 result<mach_port_urefs_t> dead_name::urefs() const noexcept {
   mach_port_urefs_t n = 0;
-  kern_return_t kr = mach_port_get_refs(mach_task_self(), name_, MACH_PORT_RIGHT_DEAD_NAME, &n);
+  kern_return_t kr = mach_port_get_refs(mach_task_self(), name(), MACH_PORT_RIGHT_DEAD_NAME, &n);
   if (kr != KERN_SUCCESS) return make_kern_error(kr);
   return n;
 }
 
 // ---- receive_right ---------------------------------------------------------------------
-
-receive_right& receive_right::operator=(receive_right&& other) noexcept {
-  if (this != &other) {
-    reset();
-    name_ = other.name_;
-    guarded_ = other.guarded_;
-    guard_ = other.guard_;
-    other.name_ = MACH_PORT_NULL;
-    other.guarded_ = false;
-    other.guard_ = 0;
-  }
-  return *this;
-}
 
 result<receive_right> receive_right::allocate() noexcept {
   mach_port_name_t name = MACH_PORT_NULL;
@@ -217,23 +178,16 @@ result<constructed_port> receive_right::construct(const port_options& o) noexcep
   return out;
 }
 
-void receive_right::reset() noexcept {
-  detail::release_receive(name_, guarded_, guard_);
-  name_ = MACH_PORT_NULL;
-  guarded_ = false;
-  guard_ = 0;
-}
-
 result<send_right> receive_right::make_send() const noexcept {
-  kern_return_t kr = mach_port_insert_right(mach_task_self(), name_, name_, MACH_MSG_TYPE_MAKE_SEND);
+  kern_return_t kr = mach_port_insert_right(mach_task_self(), name(), name(), MACH_MSG_TYPE_MAKE_SEND);
   if (kr != KERN_SUCCESS) return make_kern_error(kr);
-  return send_right::adopt(name_);
+  return send_right::adopt(name());
 }
 
 result<send_once_right> receive_right::make_send_once() const noexcept {
   mach_port_t so = MACH_PORT_NULL;
   mach_msg_type_name_t disp = 0;
-  kern_return_t kr = mach_port_extract_right(mach_task_self(), name_, MACH_MSG_TYPE_MAKE_SEND_ONCE,
+  kern_return_t kr = mach_port_extract_right(mach_task_self(), name(), MACH_MSG_TYPE_MAKE_SEND_ONCE,
                                              &so, &disp);
   if (kr != KERN_SUCCESS) return make_kern_error(kr);
   return send_once_right::adopt(so);
@@ -242,7 +196,7 @@ result<send_once_right> receive_right::make_send_once() const noexcept {
 result<mach_port_msgcount_t> receive_right::queue_limit() const noexcept {
   mach_port_limits_t limits{};
   mach_msg_type_number_t count = MACH_PORT_LIMITS_INFO_COUNT;
-  kern_return_t kr = mach_port_get_attributes(mach_task_self(), name_, MACH_PORT_LIMITS_INFO,
+  kern_return_t kr = mach_port_get_attributes(mach_task_self(), name(), MACH_PORT_LIMITS_INFO,
                                               reinterpret_cast<mach_port_info_t>(&limits), &count);
   if (kr != KERN_SUCCESS) return make_kern_error(kr);
   return limits.mpl_qlimit;
@@ -251,7 +205,7 @@ result<mach_port_msgcount_t> receive_right::queue_limit() const noexcept {
 result<void> receive_right::set_queue_limit(mach_port_msgcount_t limit) const noexcept {
   mach_port_limits_t limits{};
   limits.mpl_qlimit = limit;
-  return check(mach_port_set_attributes(mach_task_self(), name_, MACH_PORT_LIMITS_INFO,
+  return check(mach_port_set_attributes(mach_task_self(), name(), MACH_PORT_LIMITS_INFO,
                                         reinterpret_cast<mach_port_info_t>(&limits),
                                         MACH_PORT_LIMITS_INFO_COUNT));
 }
@@ -259,7 +213,7 @@ result<void> receive_right::set_queue_limit(mach_port_msgcount_t limit) const no
 result<port_status> receive_right::status() const noexcept {
   mach_port_status_t s{};
   mach_msg_type_number_t count = MACH_PORT_RECEIVE_STATUS_COUNT;
-  kern_return_t kr = mach_port_get_attributes(mach_task_self(), name_, MACH_PORT_RECEIVE_STATUS,
+  kern_return_t kr = mach_port_get_attributes(mach_task_self(), name(), MACH_PORT_RECEIVE_STATUS,
                                               reinterpret_cast<mach_port_info_t>(&s), &count);
   if (kr != KERN_SUCCESS) return make_kern_error(kr);
   port_status out;
@@ -287,7 +241,7 @@ result<mach_port_mscount_t> receive_right::make_send_count() const noexcept {
 }
 
 result<void> receive_right::set_make_send_count(mach_port_mscount_t mscount) const noexcept {
-  return check(mach_port_set_mscount(mach_task_self(), name_, mscount));
+  return check(mach_port_set_mscount(mach_task_self(), name(), mscount));
 }
 
 result<mach_port_seqno_t> receive_right::seqno() const noexcept {
@@ -296,44 +250,33 @@ result<mach_port_seqno_t> receive_right::seqno() const noexcept {
 }
 
 result<void> receive_right::set_seqno(mach_port_seqno_t seqno) const noexcept {
-  return check(mach_port_set_seqno(mach_task_self(), name_, seqno));
+  return check(mach_port_set_seqno(mach_task_self(), name(), seqno));
 }
 
 result<mach_port_context_t> receive_right::context() const noexcept {
   mach_port_context_t c = 0;
-  kern_return_t kr = mach_port_get_context(mach_task_self(), name_, &c);
+  kern_return_t kr = mach_port_get_context(mach_task_self(), name(), &c);
   if (kr != KERN_SUCCESS) return make_kern_error(kr);
   return c;
 }
 
 result<void> receive_right::set_context(mach_port_context_t context) const noexcept {
-  return check(mach_port_set_context(mach_task_self(), name_, context));
+  return check(mach_port_set_context(mach_task_self(), name(), context));
 }
 
 result<void> receive_right::guard_with(mach_port_context_t guard, bool strict) noexcept {
-  BOOST_OUTCOME_TRY(check(mach_port_guard(mach_task_self(), name_, guard, strict)));
-  guarded_ = true;
-  guard_ = guard;
+  BOOST_OUTCOME_TRY(check(mach_port_guard(mach_task_self(), name(), guard, strict)));
+  traits().guard = guard;
   return success();
 }
 
 result<void> receive_right::unguard() noexcept {
-  BOOST_OUTCOME_TRY(check(mach_port_unguard(mach_task_self(), name_, guard_)));
-  guarded_ = false;
-  guard_ = 0;
+  BOOST_OUTCOME_TRY(check(mach_port_unguard(mach_task_self(), name(), guard())));
+  traits().guard.reset();
   return success();
 }
 
 // ---- port_set --------------------------------------------------------------------------
-
-port_set& port_set::operator=(port_set&& other) noexcept {
-  if (this != &other) {
-    reset();
-    name_ = other.name_;
-    other.name_ = MACH_PORT_NULL;
-  }
-  return *this;
-}
 
 result<port_set> port_set::allocate() noexcept {
   mach_port_name_t name = MACH_PORT_NULL;
@@ -342,17 +285,12 @@ result<port_set> port_set::allocate() noexcept {
   return adopt(name);
 }
 
-void port_set::reset() noexcept {
-  detail::release_port_set(name_);
-  name_ = MACH_PORT_NULL;
-}
-
 result<void> port_set::insert(const receive_right& member) const noexcept {
-  return check(mach_port_insert_member(mach_task_self(), member.name(), name_));
+  return check(mach_port_insert_member(mach_task_self(), member.name(), name()));
 }
 
 result<void> port_set::extract(const receive_right& member) const noexcept {
-  return check(mach_port_extract_member(mach_task_self(), member.name(), name_));
+  return check(mach_port_extract_member(mach_task_self(), member.name(), name()));
 }
 
 }  // namespace machport

@@ -27,8 +27,13 @@ release_hook* set_release_hook(release_hook* hook) noexcept;
 // The calling thread's hook, or nullptr.
 release_hook* current_release_hook() noexcept;
 
+// Each release_* call below does nothing for an invalid name (MACH_PORT_NULL, MACH_PORT_DEAD)
+// or an empty region. A release the kernel refuses means the name or region had two owners
+// (one of them released it first, or it was never ours): a debug build asserts with the
+// kernel's answer; a release build carries on, as a destructor cannot report it.
+
 // mach_port_deallocate: one send uref, a send-once right (fires the send-once notification),
-// or one dead-name uref. Errors are ignored: there is nothing a destructor can do about them.
+// or one dead-name uref.
 void release_name(mach_port_name_t name) noexcept;
 // Destroys a receive right: mach_port_destruct with the guard when guarded, else
 // mach_port_mod_refs(RECEIVE, -1).
