@@ -1,0 +1,46 @@
+// send_right: one send uref (xnu-ipc-semantics.md §2).
+#include <machport/send_right.hpp>
+
+#include "kernel_call.hpp"
+
+namespace machport {
+
+namespace {
+// The name a copy of a send right owns: `name` with one more uref, or MACH_PORT_NULL if the
+// kernel refused. NULL and DEAD own nothing and are copied as they are.
+mach_port_name_t add_send_uref(mach_port_name_t name) noexcept {
+  if (!MACH_PORT_VALID(name)) return name;
+  // A send right to a dead port is a dead name: its urefs are counted as DEAD_NAME.
+  kern_return_t kr = mach_port_mod_refs(mach_task_self(), name, MACH_PORT_RIGHT_SEND, 1);
+  if (kr != KERN_SUCCESS) {
+    kr = mach_port_mod_refs(mach_task_self(), name, MACH_PORT_RIGHT_DEAD_NAME, 1);
+  }
+  return kr == KERN_SUCCESS ? name : MACH_PORT_NULL;
+}
+}  // namespace
+
+send_right::send_right(const send_right& other) noexcept
+    : right_handle(add_send_uref(other.name()), {}) {}
+
+send_right& send_right::operator=(const send_right& other) noexcept {
+  if (this != &other) {
+    send_right copy(other);
+    *this = std::move(copy);
+  }
+  return *this;
+}
+
+result<send_right> send_right::copy_from(mach_port_name_t name) noexcept {
+  kern_return_t kr = mach_port_mod_refs(mach_task_self(), name, MACH_PORT_RIGHT_SEND, 1);
+  if (kr != KERN_SUCCESS) return make_kern_error(kr);
+  return adopt(name);
+}
+
+bool send_right::is_dead() const noexcept { return detail::is_dead_name(name()); }
+result<mach_port_type_t> send_right::type() const noexcept { return detail::type_of(name()); }
+
+result<mach_port_urefs_t> send_right::urefs() const noexcept {
+  return detail::urefs_of(name(), MACH_PORT_RIGHT_SEND);
+}
+
+}  // namespace machport
