@@ -116,7 +116,8 @@ result<void> receive_right::set_context(mach_port_context_t context) const noexc
   return detail::check(mach_port_set_context(mach_task_self(), name(), context));
 }
 
-result<void> receive_right::guard_with(mach_port_context_t guard, bool strict) noexcept {
+result<void> receive_right::guard_with(mach_port_context_t guard, guard_kind kind) noexcept {
+  const boolean_t strict = kind == guard_kind::strict;
   BOOST_OUTCOME_TRY(detail::check(mach_port_guard(mach_task_self(), name(), guard, strict)));
   traits().guard = guard;
   return success();

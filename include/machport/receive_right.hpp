@@ -43,6 +43,12 @@ struct port_status {
 
 struct constructed_port;
 
+// How receive_right::guard_with guards a port (mach_port_guard's `strict`).
+enum class guard_kind {
+  plain,   // the guard is the context: context() reads it
+  strict,  // MPG_STRICT: context() reads 0, and the kernel refuses to set the context
+};
+
 namespace detail {
 // The receive right's state that travels with its name: the guard, if the port is guarded.
 struct receive_right_traits {
@@ -106,8 +112,9 @@ class receive_right : public detail::right_handle<receive_right, detail::receive
   result<mach_port_context_t> context() const noexcept;
   result<void> set_context(mach_port_context_t context) const noexcept;
 
-  // Guards an unguarded port with context 0 (mach_port_guard). Errors: KERN_INVALID_ARGUMENT.
-  result<void> guard_with(mach_port_context_t guard, bool strict = false) noexcept;
+  // Guards an unguarded port with context 0 (mach_port_guard), plain or strict, and remembers
+  // the guard. Errors: KERN_INVALID_ARGUMENT; on error the right is unchanged.
+  result<void> guard_with(mach_port_context_t guard, guard_kind kind = guard_kind::plain) noexcept;
   // Removes the guard (mach_port_unguard with the remembered guard).
   result<void> unguard() noexcept;
 

@@ -81,6 +81,20 @@ BOOST_AUTO_TEST_CASE(guard_and_unguard) {
   BOOST_TEST(r.unguard().error() == make_kern_error(KERN_INVALID_ARGUMENT));
 }
 
+BOOST_AUTO_TEST_CASE(guard_with_strict_kind) {
+  auto r = require(receive_right::allocate());
+  require(r.guard_with(0x99, guard_kind::strict));
+  BOOST_TEST(r.guarded());
+  BOOST_TEST(r.guard() == 0x99u);
+  BOOST_TEST((require(r.status()).flags & MACH_PORT_STATUS_FLAG_STRICT_GUARD) != 0u);
+  BOOST_TEST(require(r.context()) == 0u);  // a strict guard is never revealed
+  require(r.unguard());
+  BOOST_TEST((require(r.status()).flags & MACH_PORT_STATUS_FLAG_STRICT_GUARD) == 0u);
+  require(r.guard_with(0x9a, guard_kind::plain));
+  BOOST_TEST(require(r.context()) == 0x9au);
+  // Destroyed with mach_port_destruct and the remembered guard (leak_check sees it gone).
+}
+
 BOOST_AUTO_TEST_CASE(attributes) {
   auto r = require(receive_right::allocate());
   BOOST_TEST(require(r.queue_limit()) == MACH_PORT_QLIMIT_DEFAULT);
