@@ -11,7 +11,8 @@ result<dead_name> dead_name::allocate() noexcept {
 }
 
 result<mach_port_urefs_t> dead_name::urefs() const noexcept {
-  return detail::urefs_of(name(), MACH_PORT_RIGHT_DEAD_NAME);
+  BOOST_OUTCOME_TRY(auto n, checked_name());
+  return detail::urefs_of(n, MACH_PORT_RIGHT_DEAD_NAME);
 }
 
 }  // namespace machport

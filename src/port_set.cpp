@@ -11,11 +11,15 @@ result<port_set> port_set::allocate() noexcept {
 }
 
 result<void> port_set::insert(const receive_right& member) const noexcept {
-  return detail::check(mach_port_insert_member(mach_task_self(), member.name(), name()));
+  BOOST_OUTCOME_TRY(auto n, checked_name());
+  if (!member.valid()) return make_kern_error(KERN_INVALID_NAME);  // as for an empty set
+  return detail::check(mach_port_insert_member(mach_task_self(), member.name(), n));
 }
 
 result<void> port_set::extract(const receive_right& member) const noexcept {
-  return detail::check(mach_port_extract_member(mach_task_self(), member.name(), name()));
+  BOOST_OUTCOME_TRY(auto n, checked_name());
+  if (!member.valid()) return make_kern_error(KERN_INVALID_NAME);  // as for an empty set
+  return detail::check(mach_port_extract_member(mach_task_self(), member.name(), n));
 }
 
 }  // namespace machport

@@ -6,6 +6,10 @@
 namespace machport {
 
 bool send_once_right::is_dead() const noexcept { return detail::is_dead_name(name()); }
-result<mach_port_type_t> send_once_right::type() const noexcept { return detail::type_of(name()); }
+
+result<mach_port_type_t> send_once_right::type() const noexcept {
+  BOOST_OUTCOME_TRY(auto n, checked_name());
+  return detail::type_of(n);
+}
 
 }  // namespace machport

@@ -37,10 +37,18 @@ result<send_right> send_right::copy_from(mach_port_name_t name) noexcept {
 }
 
 bool send_right::is_dead() const noexcept { return detail::is_dead_name(name()); }
-result<mach_port_type_t> send_right::type() const noexcept { return detail::type_of(name()); }
+
+result<mach_port_type_t> send_right::type() const noexcept {
+  BOOST_OUTCOME_TRY(auto n, checked_name());
+  return detail::type_of(n);
+}
 
 result<mach_port_urefs_t> send_right::urefs() const noexcept {
-  return detail::urefs_of(name(), MACH_PORT_RIGHT_SEND);
+  BOOST_OUTCOME_TRY(auto n, checked_name());
+  BOOST_OUTCOME_TRY(auto urefs, detail::urefs_of(n, MACH_PORT_RIGHT_SEND));
+  // No send urefs on a name we own a uref of: the port died and our urefs are dead-name urefs.
+  if (urefs == 0) return detail::urefs_of(n, MACH_PORT_RIGHT_DEAD_NAME);
+  return urefs;
 }
 
 }  // namespace machport

@@ -28,7 +28,7 @@ class dead_name : public detail::right_handle<dead_name, detail::dead_name_trait
   static result<dead_name> allocate() noexcept;
 
   // Returns mach_port_get_refs(DEAD_NAME): all dead-name urefs under the name (not only ours).
-  // Errors: KERN_INVALID_NAME.
+  // Errors: KERN_INVALID_NAME (empty right).
   result<mach_port_urefs_t> urefs() const noexcept;
 };
 

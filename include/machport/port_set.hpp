@@ -26,11 +26,11 @@ class port_set : public detail::right_handle<port_set, detail::port_set_traits> 
   static result<port_set> allocate() noexcept;
 
   // Adds the member's port to the set (mach_port_insert_member); a port may be in several
-  // sets. Errors: KERN_ALREADY_IN_SET, KERN_INVALID_RIGHT, KERN_INVALID_NAME. Ownership of
-  // both rights is unchanged either way.
+  // sets. Errors: KERN_INVALID_NAME (this set or `member` is empty), KERN_ALREADY_IN_SET,
+  // KERN_INVALID_RIGHT. Ownership of both rights is unchanged either way.
   result<void> insert(const receive_right& member) const noexcept;
   // Removes the member's port from the set (mach_port_extract_member). Errors:
-  // KERN_NOT_IN_SET, KERN_INVALID_RIGHT, KERN_INVALID_NAME.
+  // KERN_INVALID_NAME (this set or `member` is empty), KERN_NOT_IN_SET, KERN_INVALID_RIGHT.
   // Ownership of both rights is unchanged either way.
   result<void> extract(const receive_right& member) const noexcept;
 };

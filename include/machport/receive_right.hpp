@@ -64,9 +64,13 @@ struct receive_right_traits {
 // armed, in which case the kernel sends the right there instead.
 //
 // A guarded receive right remembers its guard: destruction uses mach_port_destruct with it,
-// because mach_port_mod_refs on a guarded port raises a fatal guard exception.
+// because mach_port_mod_refs on a guarded port raises a fatal guard exception. To keep the
+// remembered guard right, the calls that would change or misuse the guard behind the right's
+// back (set_context, guard_with on a guarded right, unguard on an unguarded one) are refused
+// here with KERN_INVALID_ARGUMENT, before the kernel is asked and raises a guard exception.
 //
-// adopt, release, reset, name, valid and == come from
+// An empty right (valid() false) fails every call below with KERN_INVALID_NAME, without
+// calling the kernel. adopt, release, reset, name, valid and == come from
 // detail/right_handle.hpp.
 class receive_right : public detail::right_handle<receive_right, detail::receive_right_traits> {
  public:
@@ -91,14 +95,14 @@ class receive_right : public detail::right_handle<receive_right, detail::receive
   mach_port_context_t guard() const noexcept { return traits().guard.value_or(0); }
 
   // Returns a new send right (insert_right MAKE_SEND; make-send count +1). It shares this
-  // name. Errors: KERN_INVALID_RIGHT, KERN_UREFS_OVERFLOW.
+  // name. Errors: KERN_INVALID_NAME (empty right), KERN_UREFS_OVERFLOW.
   result<send_right> make_send() const noexcept;
   // Returns a new send-once right under a fresh name (extract_right MAKE_SEND_ONCE).
-  // Errors: KERN_INVALID_RIGHT, KERN_NO_SPACE.
+  // Errors: KERN_INVALID_NAME (empty right), KERN_NO_SPACE.
   result<send_once_right> make_send_once() const noexcept;
 
-  // Attributes. Each returns the value or sets it; on error nothing changed. Errors are the
-  // kernel's (KERN_INVALID_NAME, KERN_INVALID_RIGHT, ...).
+  // Attributes. Each returns the value or sets it; on error nothing changed. Errors:
+  // KERN_INVALID_NAME (empty right), else the kernel's (KERN_INVALID_RIGHT, ...).
   result<mach_port_msgcount_t> queue_limit() const noexcept;
   // KERN_INVALID_VALUE above MACH_PORT_QLIMIT_MAX; the old limit stays.
   result<void> set_queue_limit(mach_port_msgcount_t limit) const noexcept;
@@ -108,14 +112,23 @@ class receive_right : public detail::right_handle<receive_right, detail::receive
   result<void> set_make_send_count(mach_port_mscount_t mscount) const noexcept;
   result<mach_port_seqno_t> seqno() const noexcept;
   result<void> set_seqno(mach_port_seqno_t seqno) const noexcept;
-  // The context (0 for a strictly guarded port). Setting it fails on a guarded port.
+  // Returns the context (0 for a strictly guarded port, the guard for a plain guarded one).
   result<mach_port_context_t> context() const noexcept;
+  // Sets the context of an unguarded port. On a guarded right it fails with
+  // KERN_INVALID_ARGUMENT and the kernel is not called: the guard IS the context, so XNU
+  // would overwrite the guard of a plain guarded port (and the remembered guard would no
+  // longer destroy it), and raises a fatal guard exception for a strict one.
   result<void> set_context(mach_port_context_t context) const noexcept;
 
-  // Guards an unguarded port with context 0 (mach_port_guard), plain or strict, and remembers
-  // the guard. Errors: KERN_INVALID_ARGUMENT; on error the right is unchanged.
+  // Guards an unguarded port whose context is 0 (mach_port_guard) and remembers the guard.
+  // Errors: KERN_INVALID_ARGUMENT (already guarded: refused without calling the kernel, which
+  // would raise a guard exception; or the port has a non-zero context). On error the right
+  // is unchanged.
   result<void> guard_with(mach_port_context_t guard, guard_kind kind = guard_kind::plain) noexcept;
-  // Removes the guard (mach_port_unguard with the remembered guard).
+  // Removes the guard (mach_port_unguard with the remembered guard); the context becomes 0.
+  // Errors: KERN_INVALID_ARGUMENT (the right is not guarded: refused without calling the
+  // kernel, for which unguarding an unguarded port is a fatal guard exception). On error the
+  // right is unchanged.
   result<void> unguard() noexcept;
 
  private:

@@ -28,7 +28,7 @@ class send_once_right
   // False for an empty right.
   bool is_dead() const noexcept;
   // Returns mach_port_type of the name: MACH_PORT_TYPE_SEND_ONCE or DEAD_NAME.
-  // Errors: KERN_INVALID_NAME.
+  // Errors: KERN_INVALID_NAME (empty right).
   result<mach_port_type_t> type() const noexcept;
 };
 

@@ -21,8 +21,9 @@ struct send_right_traits {
 // then a dead name carrying our urefs, and deallocate releases a dead-name uref.
 //
 // A send_right may also hold MACH_PORT_NULL (empty) or MACH_PORT_DEAD (a dead right that
-// arrived in a message); neither owns anything. adopt, release, reset, name, valid and == come
-// from detail/right_handle.hpp.
+// arrived in a message); neither owns anything, and the kernel queries below fail on them
+// with KERN_INVALID_NAME (see detail/right_handle.hpp; adopt, release, reset, name, valid and
+// == come from there).
 //
 // Rights belong to the IPC space of the calling thread's task (on the emulator: the task the
 // thread runs as when the right is created and destroyed).
@@ -50,10 +51,11 @@ class send_right : public detail::right_handle<send_right, detail::send_right_tr
   // False for an empty right.
   bool is_dead() const noexcept;
   // Returns mach_port_type of the name: MACH_PORT_TYPE_SEND (maybe | RECEIVE) or DEAD_NAME.
-  // Errors: KERN_INVALID_NAME.
+  // Errors: KERN_INVALID_NAME (empty right).
   result<mach_port_type_t> type() const noexcept;
-  // Returns mach_port_get_refs(SEND): the send urefs under this name (shared with other
-  // send_rights). Errors: KERN_INVALID_NAME.
+  // Returns the urefs under this name, shared with other send_rights of the same name:
+  // mach_port_get_refs(SEND), or after the port died the dead-name urefs the right now holds.
+  // Errors: KERN_INVALID_NAME (empty right, or the name is gone).
   result<mach_port_urefs_t> urefs() const noexcept;
 };
 

@@ -123,7 +123,49 @@ BOOST_AUTO_TEST_CASE(attribute_errors_on_empty_right) {
   BOOST_TEST(!r.context());
   send_right s;
   BOOST_TEST(!s.type());
-  BOOST_TEST(s.urefs().has_value());  // NULL: the kernel reports 1 for SEND on MACH_PORT_NULL
+  // Was 1 (what the kernel answers for SEND on MACH_PORT_NULL); every call on an empty right
+  // now fails alike (right_handles/empty_right_calls_fail_with_invalid_name).
+  BOOST_TEST(s.urefs().error() == make_kern_error(KERN_INVALID_NAME));
+}
+
+// Regression: set_context on a guarded right used to reach the kernel, which replaces a plain
+// guard (the guard is the context), so the remembered guard no longer matched and the
+// destructor's mach_port_destruct failed (a leaked port; on macOS a fatal guard exception).
+BOOST_AUTO_TEST_CASE(set_context_on_guarded_right_is_refused_and_keeps_the_guard) {
+  port_options o;
+  o.guard = true;
+  o.context = 0x51;
+  auto constructed = require(receive_right::construct(o)).receive;
+  auto guarded_later = require(receive_right::allocate());
+  require(guarded_later.guard_with(0x52));
+  auto strict = require(receive_right::allocate());
+  require(strict.guard_with(0x53, guard_kind::strict));
+  for (const receive_right* r : {&constructed, &guarded_later, &strict}) {
+    const mach_port_context_t before = require(r->context());
+    BOOST_TEST(r->set_context(0x99).error() == make_kern_error(KERN_INVALID_ARGUMENT));
+    BOOST_TEST(require(r->context()) == before);
+    BOOST_TEST(r->guarded());
+  }
+  BOOST_TEST(require(constructed.context()) == 0x51u);
+  BOOST_TEST(require(guarded_later.context()) == 0x52u);
+  // Each is destroyed with its remembered guard: a failed destruct would assert (debug) and
+  // leak_check would see the name.
+}
+
+// Regression: unguard() on an unguarded right and guard_with() on a guarded one reached the
+// kernel, which answers with a guard exception (fatal on macOS for unguard). Both are refused
+// here with the kernel's code, and the right is unchanged.
+BOOST_AUTO_TEST_CASE(guard_misuse_is_refused_and_leaves_the_right_unchanged) {
+  auto r = require(receive_right::allocate());
+  BOOST_TEST(r.unguard().error() == make_kern_error(KERN_INVALID_ARGUMENT));
+  BOOST_TEST(!r.guarded());
+  BOOST_TEST((require(r.status()).flags & MACH_PORT_STATUS_FLAG_GUARDED) == 0u);
+  require(r.guard_with(0x61));
+  BOOST_TEST(r.guard_with(0x62, guard_kind::strict).error() ==
+             make_kern_error(KERN_INVALID_ARGUMENT));
+  BOOST_TEST(r.guard() == 0x61u);
+  BOOST_TEST(require(r.context()) == 0x61u);
+  BOOST_TEST((require(r.status()).flags & MACH_PORT_STATUS_FLAG_STRICT_GUARD) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(adopt_and_release_are_explicit) {

@@ -46,4 +46,43 @@ BOOST_AUTO_TEST_CASE(empty_rights_release_nothing) {
   BOOST_TEST(dead_copy.name() == MACH_PORT_DEAD);
 }
 
+// Regression: empty rights answered inconsistently (queue_limit() gave 0, status() failed,
+// urefs() on an empty send_right gave 1). Every call on an empty right (MACH_PORT_NULL, or
+// MACH_PORT_DEAD, which owns nothing either) now fails with KERN_INVALID_NAME.
+BOOST_AUTO_TEST_CASE(empty_right_calls_fail_with_invalid_name) {
+  const auto invalid_name = make_kern_error(KERN_INVALID_NAME);
+  for (mach_port_name_t empty : {mach_port_name_t{MACH_PORT_NULL}, MACH_PORT_DEAD}) {
+    auto s = send_right::adopt(empty);
+    BOOST_TEST(s.type().error() == invalid_name);
+    BOOST_TEST(s.urefs().error() == invalid_name);
+    auto so = send_once_right::adopt(empty);
+    BOOST_TEST(so.type().error() == invalid_name);
+    auto d = dead_name::adopt(empty);
+    BOOST_TEST(d.urefs().error() == invalid_name);
+    auto r = receive_right::adopt(empty);
+    BOOST_TEST(r.make_send().error() == invalid_name);
+    BOOST_TEST(r.make_send_once().error() == invalid_name);
+    BOOST_TEST(r.queue_limit().error() == invalid_name);
+    BOOST_TEST(r.set_queue_limit(1).error() == invalid_name);
+    BOOST_TEST(r.status().error() == invalid_name);
+    BOOST_TEST(r.message_count().error() == invalid_name);
+    BOOST_TEST(r.make_send_count().error() == invalid_name);
+    BOOST_TEST(r.set_make_send_count(1).error() == invalid_name);
+    BOOST_TEST(r.seqno().error() == invalid_name);
+    BOOST_TEST(r.set_seqno(1).error() == invalid_name);
+    BOOST_TEST(r.context().error() == invalid_name);
+    BOOST_TEST(r.set_context(1).error() == invalid_name);
+    BOOST_TEST(r.guard_with(1).error() == invalid_name);
+    BOOST_TEST(r.unguard().error() == invalid_name);
+    auto ps = port_set::adopt(empty);
+    auto member = require(receive_right::allocate());
+    BOOST_TEST(ps.insert(member).error() == invalid_name);
+    BOOST_TEST(ps.extract(member).error() == invalid_name);
+    auto set = require(port_set::allocate());
+    BOOST_TEST(set.insert(r).error() == invalid_name);
+    BOOST_TEST(set.extract(r).error() == invalid_name);
+    BOOST_TEST(invalid_name.message().find("KERN_INVALID_NAME") != std::string::npos);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

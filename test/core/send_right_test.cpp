@@ -59,6 +59,20 @@ BOOST_AUTO_TEST_CASE(send_right_survives_port_death) {
   // all three release correctly (leak_check verifies the name is gone)
 }
 
+// Regression: after the port died, urefs() reported 0 (the kernel's SEND count of a dead
+// name) although the right still owned its uref, now a dead-name uref.
+BOOST_AUTO_TEST_CASE(urefs_after_port_death_counts_dead_name_urefs) {
+  auto p = make_port();
+  send_right s = std::move(p.send);
+  send_right copy = s;
+  BOOST_TEST(require(s.urefs()) == 2u);
+  p.receive.reset();
+  BOOST_TEST(s.is_dead());
+  BOOST_TEST(require(s.urefs()) == 2u);
+  copy.reset();
+  BOOST_TEST(require(s.urefs()) == 1u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(pegged_urefs, machport_test::leak_check)
