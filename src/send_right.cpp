@@ -31,8 +31,11 @@ send_right& send_right::operator=(const send_right& other) noexcept {
 }
 
 result<send_right> send_right::copy_from(mach_port_name_t name) noexcept {
-  kern_return_t kr = mach_port_mod_refs(mach_task_self(), name, MACH_PORT_RIGHT_SEND, 1);
-  if (kr != KERN_SUCCESS) return make_kern_error(kr);
+  // The kernel accepts mod_refs(SEND, +1) on NULL and DEAD and changes nothing: that would be
+  // an "owned" copy of nothing.
+  if (!MACH_PORT_VALID(name)) return make_kern_error(KERN_INVALID_NAME);
+  BOOST_OUTCOME_TRY(
+      detail::check(mach_port_mod_refs(mach_task_self(), name, MACH_PORT_RIGHT_SEND, 1)));
   return adopt(name);
 }
 

@@ -42,8 +42,8 @@ class send_right : public detail::right_handle<send_right, detail::send_right_tr
   send_right& operator=(send_right&&) noexcept = default;
 
   // Adds a uref to `name` (mach_port_mod_refs(SEND, +1)) and returns a right owning it.
-  // Errors: KERN_INVALID_NAME, KERN_INVALID_RIGHT (no send right, or the port died); then no
-  // uref was added.
+  // Errors: KERN_INVALID_NAME (also for MACH_PORT_NULL and MACH_PORT_DEAD), KERN_INVALID_RIGHT
+  // (no send right, or the port died); then no uref was added.
   static result<send_right> copy_from(mach_port_name_t name) noexcept;
 
   // True if the port is known dead: the name is MACH_PORT_DEAD or is now a dead name.

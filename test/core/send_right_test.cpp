@@ -59,6 +59,13 @@ BOOST_AUTO_TEST_CASE(send_right_survives_port_death) {
   // all three release correctly (leak_check verifies the name is gone)
 }
 
+// Regression: copy_from(MACH_PORT_NULL or MACH_PORT_DEAD) succeeded with an empty right (the
+// kernel accepts mod_refs(SEND, +1) on them and does nothing).
+BOOST_AUTO_TEST_CASE(copy_from_null_or_dead_is_an_error) {
+  BOOST_TEST(send_right::copy_from(MACH_PORT_NULL).error() == make_kern_error(KERN_INVALID_NAME));
+  BOOST_TEST(send_right::copy_from(MACH_PORT_DEAD).error() == make_kern_error(KERN_INVALID_NAME));
+}
+
 // Regression: after the port died, urefs() reported 0 (the kernel's SEND count of a dead
 // name) although the right still owned its uref, now a dead-name uref.
 BOOST_AUTO_TEST_CASE(urefs_after_port_death_counts_dead_name_urefs) {
