@@ -8,18 +8,12 @@
 
 namespace machport {
 
-namespace detail {
-struct dead_name_traits {
-  static void free(mach_port_name_t name) noexcept { release_name(name); }
-};
-}  // namespace detail
-
 // When a port dies, every send or send-once right to it becomes a dead name holding the same
 // urefs (send_right and send_once_right keep working and release their share). A dead-name
 // notification adds one more uref that nobody owns yet: adopt it in a dead_name so it is
 // released. Move-only; destroying it releases one dead-name uref (mach_port_deallocate).
 // adopt, release, reset, name, valid and == come from detail/right_handle.hpp.
-class dead_name : public detail::right_handle<dead_name, detail::dead_name_traits> {
+class dead_name : public detail::right_handle<dead_name, detail::deallocate_traits> {
  public:
   dead_name() noexcept = default;
 

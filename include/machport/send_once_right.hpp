@@ -8,19 +8,11 @@
 
 namespace machport {
 
-namespace detail {
-struct send_once_right_traits {
-  // Deallocating an unused send-once right fires MACH_NOTIFY_SEND_ONCE at its port.
-  static void free(mach_port_name_t name) noexcept { release_name(name); }
-};
-}  // namespace detail
-
 // Move-only owner of a send-once right. Sending a message with it as destination (or moving it
 // into a message) consumes it. Destroying an unused one deallocates it, and the kernel then
 // delivers MACH_NOTIFY_SEND_ONCE to the port: the receiver learns the reply will never come.
 // adopt, release, reset, name, valid and == come from detail/right_handle.hpp.
-class send_once_right
-    : public detail::right_handle<send_once_right, detail::send_once_right_traits> {
+class send_once_right : public detail::right_handle<send_once_right, detail::deallocate_traits> {
  public:
   send_once_right() noexcept = default;
 

@@ -10,12 +10,6 @@ namespace machport {
 
 class receive_right;
 
-namespace detail {
-struct send_right_traits {
-  static void free(mach_port_name_t name) noexcept { release_name(name); }
-};
-}  // namespace detail
-
 // Owns one send uref under `name()`. Copying adds a uref (mach_port_mod_refs +1); destroying
 // releases one (mach_port_deallocate). Both stay correct after the port died: the name is
 // then a dead name carrying our urefs, and deallocate releases a dead-name uref.
@@ -27,7 +21,7 @@ struct send_right_traits {
 //
 // Rights belong to the IPC space of the calling thread's task (on the emulator: the task the
 // thread runs as when the right is created and destroyed).
-class send_right : public detail::right_handle<send_right, detail::send_right_traits> {
+class send_right : public detail::right_handle<send_right, detail::deallocate_traits> {
  public:
   send_right() noexcept = default;
 
