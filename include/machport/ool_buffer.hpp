@@ -29,7 +29,8 @@ class ool_buffer {
   // `size` bytes (rounded up to pages by the kernel), zero-filled. size 0 gives an empty
   // buffer. Errors: KERN_NO_SPACE / KERN_RESOURCE_SHORTAGE / KERN_INVALID_ARGUMENT.
   static result<ool_buffer> allocate(std::size_t size) noexcept;
-  // A fresh allocation holding a copy of `bytes`.
+  // Returns a fresh allocation holding a copy of `bytes` (empty for no bytes). Errors: those of
+  // allocate(); nothing is allocated on error.
   static result<ool_buffer> copy_of(std::span<const std::byte> bytes) noexcept;
   // Takes ownership of [address, address+size) which the caller got from the VM system.
   static ool_buffer adopt(std::uintptr_t address, std::size_t size) noexcept {

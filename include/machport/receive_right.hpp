@@ -122,8 +122,9 @@ class receive_right : public detail::right_handle<receive_right, detail::receive
 
   // Guards an unguarded port whose context is 0 (mach_port_guard) and remembers the guard.
   // Errors: KERN_INVALID_ARGUMENT (already guarded: refused without calling the kernel, which
-  // would raise a guard exception; or the port has a non-zero context). On error the right
-  // is unchanged.
+  // would raise a guard exception; or the port has a non-zero context, which XNU also reports
+  // with a guard exception, fatal or not by the task's guard policy). On error the right is
+  // unchanged.
   result<void> guard_with(mach_port_context_t guard, guard_kind kind = guard_kind::plain) noexcept;
   // Removes the guard (mach_port_unguard with the remembered guard); the context becomes 0.
   // Errors: KERN_INVALID_ARGUMENT (the right is not guarded: refused without calling the
