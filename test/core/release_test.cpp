@@ -19,7 +19,9 @@ struct log_hook final : detail::release_hook {
   std::vector<std::string> calls;
   detail::release_hook* previous = detail::set_release_hook(this);
   ~log_hook() override { detail::set_release_hook(previous); }
-  void deallocate(mach_port_name_t n) override { calls.push_back("deallocate " + std::to_string(n)); }
+  void deallocate(mach_port_name_t n) override {
+    calls.push_back("deallocate " + std::to_string(n));
+  }
   void mod_refs(mach_port_name_t n, mach_port_right_t right, mach_port_delta_t delta) override {
     calls.push_back("mod_refs " + std::to_string(n) + " " + std::to_string(right) + " " +
                     std::to_string(delta));
