@@ -2,16 +2,15 @@
 #include <machport/ool_buffer.hpp>
 
 #include <cstring>
+#include <utility>
 
 namespace machport {
 
 ool_buffer& ool_buffer::operator=(ool_buffer&& other) noexcept {
   if (this != &other) {
     reset();
-    address_ = other.address_;
-    size_ = other.size_;
-    other.address_ = 0;
-    other.size_ = 0;
+    address_ = std::exchange(other.address_, 0);
+    size_ = std::exchange(other.size_, 0);
   }
   return *this;
 }
@@ -32,9 +31,7 @@ result<ool_buffer> ool_buffer::copy_of(std::span<const std::byte> bytes) noexcep
 }
 
 void ool_buffer::reset() noexcept {
-  detail::release_memory(address_, size_);
-  address_ = 0;
-  size_ = 0;
+  detail::release_memory(std::exchange(address_, 0), std::exchange(size_, 0));
 }
 
 }  // namespace machport

@@ -2,13 +2,12 @@
 #pragma once
 
 #include <machport/detail/platform.hpp>
+#include <machport/detail/release.hpp>
+#include <machport/detail/right_handle.hpp>
 #include <machport/result.hpp>
 #include <machport/send_once_right.hpp>
 #include <machport/send_right.hpp>
 
-#include <cstddef>
-#include <cstdint>
-#include <functional>
 #include <optional>
 
 namespace machport {
@@ -44,68 +43,66 @@ struct port_status {
 
 struct constructed_port;
 
+// How receive_right::guard_with guards a port (mach_port_guard's `strict`).
+enum class guard_kind {
+  plain,   // the guard is the context: context() reads it
+  strict,  // MPG_STRICT: context() reads 0, and the kernel refuses to set the context
+};
+
+namespace detail {
+// The receive right's state that travels with its name: the guard, if the port is guarded.
+struct receive_right_traits {
+  std::optional<mach_port_context_t> guard;
+  void free(mach_port_name_t name) const noexcept {
+    release_receive(name, guard.has_value(), guard.value_or(0));
+  }
+};
+}  // namespace detail
+
 // Move-only owner of a receive right. Destroying it destroys the port (queued messages are
 // destroyed, senders' rights become dead names), unless a port-destroyed notification is
 // armed, in which case the kernel sends the right there instead.
 //
 // A guarded receive right remembers its guard: destruction uses mach_port_destruct with it,
-// because mach_port_mod_refs on a guarded port raises a fatal guard exception.
-class receive_right {
+// because mach_port_mod_refs on a guarded port raises a fatal guard exception. To keep the
+// remembered guard right, the calls that would change or misuse the guard behind the right's
+// back (set_context, guard_with on a guarded right, unguard on an unguarded one) are refused
+// here with KERN_INVALID_ARGUMENT, before the kernel is asked and raises a guard exception.
+//
+// An empty right (valid() false) fails every call below with KERN_INVALID_NAME, without
+// calling the kernel. adopt, release, reset, name, valid and == come from
+// detail/right_handle.hpp.
+class receive_right : public detail::right_handle<receive_right, detail::receive_right_traits> {
  public:
   receive_right() noexcept = default;
-  ~receive_right() { reset(); }
-  receive_right(const receive_right&) = delete;
-  receive_right& operator=(const receive_right&) = delete;
-  receive_right(receive_right&& other) noexcept
-      : name_(other.name_), guarded_(other.guarded_), guard_(other.guard_) {
-    other.name_ = MACH_PORT_NULL;
-    other.guarded_ = false;
-    other.guard_ = 0;
-  }
-  receive_right& operator=(receive_right&& other) noexcept;
 
-  // A new port with default attributes (mach_port_allocate(RECEIVE)).
+  // Returns a new port with default attributes (mach_port_allocate(RECEIVE)).
+  // Errors: KERN_NO_SPACE; nothing is created on error.
   static result<receive_right> allocate() noexcept;
-  // A new port (mach_port_construct). Errors: KERN_INVALID_VALUE (queue limit > 1024),
+  // Returns a new port (mach_port_construct). Errors: KERN_INVALID_VALUE (queue limit > 1024),
   // KERN_INVALID_ARGUMENT (inconsistent options); nothing is created on error.
   static result<constructed_port> construct(const port_options& options) noexcept;
 
-  // Takes ownership of the receive right under `name`; pass the guard if it is guarded.
-  static receive_right adopt(mach_port_name_t name) noexcept {
-    receive_right r;
-    r.name_ = name;
-    return r;
-  }
+  // Takes ownership of the guarded receive right under `name`, guarded with `guard`.
+  // (adopt(name) takes an unguarded one.) Nothing is checked.
   static receive_right adopt_guarded(mach_port_name_t name, mach_port_context_t guard) noexcept {
-    receive_right r;
-    r.name_ = name;
-    r.guarded_ = true;
-    r.guard_ = guard;
-    return r;
+    return receive_right(name, guard);
   }
-  // Gives up ownership: returns the name; the caller must destroy or move the right.
-  [[nodiscard]] mach_port_name_t release() noexcept {
-    mach_port_name_t n = name_;
-    name_ = MACH_PORT_NULL;
-    guarded_ = false;
-    guard_ = 0;
-    return n;
-  }
-  // Destroys the port now; the right becomes empty.
-  void reset() noexcept;
 
-  mach_port_name_t name() const noexcept { return name_; }
-  bool valid() const noexcept { return MACH_PORT_VALID(name_); }
-  explicit operator bool() const noexcept { return valid(); }
-  bool guarded() const noexcept { return guarded_; }
-  mach_port_context_t guard() const noexcept { return guard_; }
+  // True if the right remembers a guard (and is destroyed with mach_port_destruct).
+  bool guarded() const noexcept { return traits().guard.has_value(); }
+  // The remembered guard, or 0 for an unguarded right.
+  mach_port_context_t guard() const noexcept { return traits().guard.value_or(0); }
 
-  // A new send right (insert_right MAKE_SEND; make-send count +1). It shares this name.
+  // Returns a new send right (insert_right MAKE_SEND; make-send count +1). It shares this
+  // name. Errors: KERN_INVALID_NAME (empty right), KERN_UREFS_OVERFLOW.
   result<send_right> make_send() const noexcept;
-  // A new send-once right under a fresh name (extract_right MAKE_SEND_ONCE).
+  // Returns a new send-once right under a fresh name (extract_right MAKE_SEND_ONCE).
+  // Errors: KERN_INVALID_NAME (empty right), KERN_NO_SPACE.
   result<send_once_right> make_send_once() const noexcept;
 
-  // Attributes. Errors are the kernel's (KERN_INVALID_NAME, KERN_INVALID_RIGHT, ...).
+  // Attributes. Each returns the value or sets it; on error nothing changed. Errors:
+  // KERN_INVALID_NAME (empty right), else the kernel's (KERN_INVALID_RIGHT, ...).
   result<mach_port_msgcount_t> queue_limit() const noexcept;
   // KERN_INVALID_VALUE above MACH_PORT_QLIMIT_MAX; the old limit stays.
   result<void> set_queue_limit(mach_port_msgcount_t limit) const noexcept;
@@ -115,23 +112,29 @@ class receive_right {
   result<void> set_make_send_count(mach_port_mscount_t mscount) const noexcept;
   result<mach_port_seqno_t> seqno() const noexcept;
   result<void> set_seqno(mach_port_seqno_t seqno) const noexcept;
-  // The context (0 for a strictly guarded port). Setting it fails on a guarded port.
+  // Returns the context (0 for a strictly guarded port, the guard for a plain guarded one).
   result<mach_port_context_t> context() const noexcept;
+  // Sets the context of an unguarded port. On a guarded right it fails with
+  // KERN_INVALID_ARGUMENT and the kernel is not called: the guard IS the context, so XNU
+  // would overwrite the guard of a plain guarded port (and the remembered guard would no
+  // longer destroy it), and raises a fatal guard exception for a strict one.
   result<void> set_context(mach_port_context_t context) const noexcept;
 
-  // Guards an unguarded port with context 0 (mach_port_guard). Errors: KERN_INVALID_ARGUMENT.
-  result<void> guard_with(mach_port_context_t guard, bool strict = false) noexcept;
-  // Removes the guard (mach_port_unguard with the remembered guard).
+  // Guards an unguarded port whose context is 0 (mach_port_guard) and remembers the guard.
+  // Errors: KERN_INVALID_ARGUMENT (already guarded: refused without calling the kernel, which
+  // would raise a guard exception; or the port has a non-zero context, which XNU also reports
+  // with a guard exception, fatal or not by the task's guard policy). On error the right is
+  // unchanged.
+  result<void> guard_with(mach_port_context_t guard, guard_kind kind = guard_kind::plain) noexcept;
+  // Removes the guard (mach_port_unguard with the remembered guard); the context becomes 0.
+  // Errors: KERN_INVALID_ARGUMENT (the right is not guarded: refused without calling the
+  // kernel, for which unguarding an unguarded port is a fatal guard exception). On error the
+  // right is unchanged.
   result<void> unguard() noexcept;
 
-  friend bool operator==(const receive_right& a, const receive_right& b) noexcept {
-    return a.name_ == b.name_;
-  }
-
  private:
-  mach_port_name_t name_ = MACH_PORT_NULL;
-  bool guarded_ = false;
-  mach_port_context_t guard_ = 0;
+  receive_right(mach_port_name_t name, mach_port_context_t guard) noexcept
+      : right_handle(name, detail::receive_right_traits{guard}) {}
 };
 
 // What receive_right::construct returns: the receive right and, with insert_send_right, a
@@ -149,8 +152,4 @@ inline bool same_port(const receive_right& r, const send_right& s) noexcept {
 }  // namespace machport
 
 template <>
-struct std::hash<machport::receive_right> {
-  std::size_t operator()(const machport::receive_right& r) const noexcept {
-    return std::hash<mach_port_name_t>{}(r.name());
-  }
-};
+struct std::hash<machport::receive_right> : machport::detail::right_hash {};

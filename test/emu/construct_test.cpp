@@ -223,4 +223,22 @@ BOOST_FIXTURE_TEST_CASE(context_calls_on_non_receive_names, leak_check) {
   BOOST_TEST(port_destroy(s) == KERN_SUCCESS);
 }
 
+// XNU's mach_port_set_context refuses only a strict guard (kGUARD_EXC_SET_CONTEXT, in
+// emu_only_guard_test.cpp). On a plain guarded port it succeeds and, since the guard is the
+// context, replaces the guard: only the new value destroys or unguards the port afterwards.
+BOOST_FIXTURE_TEST_CASE(set_context_on_plain_guarded_port_replaces_the_guard, leak_check) {
+  mach_port_name_t p = MACH_PORT_NULL;
+  BOOST_TEST_REQUIRE(construct(MPO_CONTEXT_AS_GUARD, 0x10, &p) == KERN_SUCCESS);
+  BOOST_TEST(mach_port_set_context(self(), p, 0x20) == KERN_SUCCESS);
+  mach_port_context_t ctx = 0;
+  BOOST_TEST(mach_port_get_context(self(), p, &ctx) == KERN_SUCCESS);
+  BOOST_TEST(ctx == 0x20u);
+  BOOST_TEST((status_of(p).mps_flags & MACH_PORT_STATUS_FLAG_GUARDED) != 0u);
+  BOOST_TEST(mach_port_unguard(self(), p, 0x20) == KERN_SUCCESS);
+  BOOST_TEST(mach_port_guard(self(), p, 0x30, FALSE) == KERN_SUCCESS);
+  BOOST_TEST(mach_port_set_context(self(), p, 0x40) == KERN_SUCCESS);
+  BOOST_TEST(mach_port_destruct(self(), p, 0, 0x40) == KERN_SUCCESS);
+  BOOST_TEST(!name_exists(p));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -27,8 +27,13 @@ release_hook* set_release_hook(release_hook* hook) noexcept;
 // The calling thread's hook, or nullptr.
 release_hook* current_release_hook() noexcept;
 
+// Each release_* call below does nothing for an invalid name (MACH_PORT_NULL, MACH_PORT_DEAD)
+// or an empty region. A release the kernel refuses means the name or region had two owners
+// (one of them released it first, or it was never ours): a debug build asserts (BOOST_ASSERT);
+// a release build carries on, as a destructor cannot report it.
+
 // mach_port_deallocate: one send uref, a send-once right (fires the send-once notification),
-// or one dead-name uref. Errors are ignored: there is nothing a destructor can do about them.
+// or one dead-name uref.
 void release_name(mach_port_name_t name) noexcept;
 // Destroys a receive right: mach_port_destruct with the guard when guarded, else
 // mach_port_mod_refs(RECEIVE, -1).
@@ -37,5 +42,11 @@ void release_receive(mach_port_name_t name, bool guarded, mach_port_context_t gu
 void release_port_set(mach_port_name_t name) noexcept;
 // vm_deallocate of [address, address+size), rounded out to pages by the kernel. size 0: no-op.
 void release_memory(std::uintptr_t address, std::size_t size) noexcept;
+
+// The detail::right_handle traits of the rights that mach_port_deallocate releases: send,
+// send-once and dead names.
+struct deallocate_traits {
+  static void free(mach_port_name_t name) noexcept { release_name(name); }
+};
 
 }  // namespace machport::detail
