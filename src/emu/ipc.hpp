@@ -98,6 +98,10 @@ struct pset final : ipc_object {
   space* owner = nullptr;
   mach_port_name_t name = MACH_PORT_NULL;
   std::vector<port*> members;
+  // The members with queued messages, in receive order (XNU's prepost list), keyed by each
+  // one's nonempty_stamp: a receive or a knote on the set never looks at an idle member.
+  // Kept by set_prepost_locked / set_unprepost_locked.
+  std::map<std::uint64_t, port*> preposts;
 };
 
 // One name in a space.
@@ -251,6 +255,9 @@ void send_once_notification_locked(kright&& so);   // MACH_NOTIFY_SEND_ONCE via 
 // vm helpers (vm.cpp) used by both sides for OOL memory and name arrays.
 void* vm_alloc_locked(std::size_t size);           // page-aligned zeroed mapping, or null
 void vm_free(void* addr, std::size_t size);
+// How many times a mapping was removed (munmap / mremap through libc's symbols) so far: a
+// range found mapped stays mapped while this is unchanged.
+std::uint64_t unmap_generation();
 
 // Destroys a right held outside any name (message / request), with every side effect:
 // send → srights-- (may fire no-senders), send-once → send-once notification,
@@ -276,6 +283,10 @@ void ipc_object_changed_locked(ipc_object* obj);
 // they return MACH_MSG_SUCCESS), wakes receivers (MACH_RCV_PORT_CHANGED) and destroys every
 // queued message.
 void mqueue_port_dead_locked(port* p);
+// p's queue became non-empty, or its stamp changed: list it in each of its sets' preposts
+// (under p->nonempty_stamp) / take it off them (before the stamp changes or once p is empty).
+void set_prepost_locked(port* p);
+void set_unprepost_locked(port* p);
 // Number of queued messages (mps_msgcount).
 mach_port_msgcount_t mqueue_count_locked(const port* p);
 

@@ -202,6 +202,7 @@ void notify_dequeued_locked(port* p) {
 void add_to_set_locked(port* p, pset* ps) {
   p->sets.push_back(ps);
   ps->members.push_back(p);
+  if (!p->messages.empty()) ps->preposts.emplace(p->nonempty_stamp, p);
   auto sc = ps->knotes;
   for (knote* kn : sc) knote_queue_changed_locked(kn, !p->messages.empty());
   if (!p->messages.empty()) ps->receivers.notify_all();
@@ -210,6 +211,7 @@ void add_to_set_locked(port* p, pset* ps) {
 void remove_from_set_locked(port* p, pset* ps) {
   p->sets.erase(std::remove(p->sets.begin(), p->sets.end(), ps), p->sets.end());
   ps->members.erase(std::remove(ps->members.begin(), ps->members.end(), p), ps->members.end());
+  if (!p->messages.empty()) ps->preposts.erase(p->nonempty_stamp);
   auto sc = ps->knotes;
   for (knote* kn : sc) knote_queue_changed_locked(kn, false);
 }
@@ -225,6 +227,7 @@ void destroy_pset_by_name_locked(space* s, mach_port_name_t name) {
     p->sets.erase(std::remove(p->sets.begin(), p->sets.end(), ps.get()), p->sets.end());
   }
   ps->members.clear();
+  ps->preposts.clear();
   ipc_object_changed_locked(ps.get());
   vanish_knotes_locked(ps.get());
 }
