@@ -151,6 +151,38 @@ BOOST_FIXTURE_TEST_CASE(epoll_edge_after_partial_collect, leak_check) {
   BOOST_TEST(mach_port_destruct(self(), b, -1, 0) == KERN_SUCCESS);
 }
 
+// The descriptor is signalled only when the kqueue's ready queue goes from empty to non-empty:
+// a second knote becoming ready, or a second message, gives an edge-triggered watcher no new
+// edge; a queue drained behind kevent's back (a direct receive) and filled again does.
+BOOST_FIXTURE_TEST_CASE(epoll_edge_only_when_ready_queue_was_empty, leak_check) {
+  mach_port_name_t a = make_port_with_send();
+  mach_port_name_t b = make_port_with_send();
+  kq_fd kq;
+  int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  BOOST_TEST_REQUIRE(ep >= 0);
+  struct epoll_event want {};
+  want.events = EPOLLIN | EPOLLET;
+  BOOST_TEST_REQUIRE(::epoll_ctl(ep, EPOLL_CTL_ADD, kq.get(), &want) == 0);
+  BOOST_TEST(apply64(kq.get(), {mp_kev64(a, EV_ADD), mp_kev64(b, EV_ADD)}) == 0);
+  struct epoll_event got {};
+  send_to(a);
+  BOOST_TEST(::epoll_wait(ep, &got, 1, 0) == 1);
+  send_to(a);
+  send_to(b);
+  BOOST_TEST(::epoll_wait(ep, &got, 1, 0) == 0);  // already non-empty: no new edge
+  drain(a, 2);
+  drain(b, 1);
+  BOOST_TEST(!readable(kq.get()));
+  BOOST_TEST(::epoll_wait(ep, &got, 1, 0) == 0);
+  send_to(b);
+  BOOST_TEST(::epoll_wait(ep, &got, 1, 0) == 1);  // empty -> non-empty again
+  BOOST_TEST(readable(kq.get()));
+  ::close(ep);
+  drain(b, 1);
+  BOOST_TEST(mach_port_destruct(self(), a, -1, 0) == KERN_SUCCESS);
+  BOOST_TEST(mach_port_destruct(self(), b, -1, 0) == KERN_SUCCESS);
+}
+
 // Filters the emulator does not implement are refused honestly.
 BOOST_FIXTURE_TEST_CASE(unsupported_filters, leak_check) {
   kq_fd kq, other;
