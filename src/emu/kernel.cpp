@@ -128,17 +128,6 @@ kern_return_t alloc_name_locked(space* s, mach_port_name_t* out) {
   return KERN_SUCCESS;
 }
 
-kern_return_t claim_name_locked(space* s, mach_port_name_t name) {
-  if (name == MACH_PORT_NULL || name == MACH_PORT_DEAD) return KERN_INVALID_VALUE;
-  const mach_port_index_t i = index_of(name);
-  if (i >= max_name_index) return KERN_NO_SPACE;
-  if ((name & 3) != 3) return KERN_INVALID_VALUE;
-  if (i == 0) return KERN_FAILURE;
-  if (index_in_use_locked(s, i)) return KERN_NAME_EXISTS;
-  s->generations[i] = std::uint8_t(name & 0xff);
-  return KERN_SUCCESS;
-}
-
 kern_return_t check_name_locked(space* s, mach_port_name_t name) {
   if (name == MACH_PORT_NULL || name == MACH_PORT_DEAD) return KERN_INVALID_VALUE;
   const mach_port_index_t i = index_of(name);
@@ -146,6 +135,14 @@ kern_return_t check_name_locked(space* s, mach_port_name_t name) {
   if ((name & 3) != 3) return KERN_INVALID_VALUE;
   if (i == 0) return KERN_FAILURE;
   (void)s;
+  return KERN_SUCCESS;
+}
+
+kern_return_t claim_name_locked(space* s, mach_port_name_t name) {
+  if (const kern_return_t kr = check_name_locked(s, name); kr != KERN_SUCCESS) return kr;
+  const mach_port_index_t i = index_of(name);
+  if (index_in_use_locked(s, i)) return KERN_NAME_EXISTS;
+  s->generations[i] = std::uint8_t(name & 0xff);
   return KERN_SUCCESS;
 }
 

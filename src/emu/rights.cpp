@@ -140,6 +140,18 @@ void cancel_request_locked(space* s, mach_port_name_t name, entry& e, kright* ou
   }
 }
 
+port_ref take_last_send_right_locked(space* s, mach_port_name_t name, entry& e, kright* deleted) {
+  port_ref p = e.p;
+  if (e.type & MACH_PORT_TYPE_RECEIVE) {
+    e.type &= ~MACH_PORT_TYPE_SEND;
+    e.urefs = 0;
+  } else {
+    cancel_request_locked(s, name, e, deleted);
+    free_name_locked(s, name);
+  }
+  return p;
+}
+
 // ---- kqueue seam --------------------------------------------------------------------------
 
 namespace {
@@ -338,6 +350,18 @@ void consume_dead_uref(space* s, mach_port_name_t name, entry& e) {
   else if (e.urefs < 0xFFFF) --e.urefs;
 }
 
+// A dead name copied in where one may travel (it arrives as MACH_PORT_DEAD): a COPY_SEND
+// leaves its urefs, a move takes one.
+kern_return_t copyin_dead_name(space* s, mach_port_name_t name, entry& e, mach_msg_type_name_t type,
+                               bool move, bool deadok, bool dry, kright* out) {
+  if (!deadok) return KERN_INVALID_RIGHT;
+  if (!dry) {
+    if (move) consume_dead_uref(s, name, e);
+    *out = kright{nullptr, type, true};
+  }
+  return KERN_SUCCESS;
+}
+
 kern_return_t copyin_impl(space* s, mach_port_name_t name, mach_msg_type_name_t disp, kright* out,
                           copyin_reason why, const guard_check* guard, bool dry) {
   if (is_reserved_name(name)) return KERN_INVALID_RIGHT;  // kernel objects are not emulated
@@ -382,11 +406,8 @@ kern_return_t copyin_impl(space* s, mach_port_name_t name, mach_msg_type_name_t 
     case MACH_MSG_TYPE_COPY_SEND: {
       if (!(e.type & (MACH_PORT_TYPE_DEAD_NAME | MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_SEND_ONCE)))
         return KERN_INVALID_RIGHT;
-      if (check_dead_locked(s, name, e)) {
-        if (!deadok) return KERN_INVALID_RIGHT;
-        if (!dry) *out = kright{nullptr, MACH_MSG_TYPE_PORT_SEND, true};
-        return KERN_SUCCESS;
-      }
+      if (check_dead_locked(s, name, e))
+        return copyin_dead_name(s, name, e, MACH_MSG_TYPE_PORT_SEND, false, deadok, dry, out);
       if (!(e.type & MACH_PORT_TYPE_SEND)) return KERN_INVALID_RIGHT;
       if (!dry) {
         ++e.p->srights;
@@ -397,31 +418,19 @@ kern_return_t copyin_impl(space* s, mach_port_name_t name, mach_msg_type_name_t 
     case MACH_MSG_TYPE_MOVE_SEND: {
       if (!(e.type & (MACH_PORT_TYPE_DEAD_NAME | MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_SEND_ONCE)))
         return KERN_INVALID_RIGHT;
-      if (check_dead_locked(s, name, e)) {
-        if (!deadok) return KERN_INVALID_RIGHT;
-        if (!dry) {
-          consume_dead_uref(s, name, e);
-          *out = kright{nullptr, MACH_MSG_TYPE_PORT_SEND, true};
-        }
-        return KERN_SUCCESS;
-      }
+      if (check_dead_locked(s, name, e))
+        return copyin_dead_name(s, name, e, MACH_MSG_TYPE_PORT_SEND, true, deadok, dry, out);
       if (!(e.type & MACH_PORT_TYPE_SEND)) return KERN_INVALID_RIGHT;
       if (dry) return KERN_SUCCESS;
-      port_ref p = e.p;
       kright deleted;
       if (e.urefs == 1) {
-        if (e.type & MACH_PORT_TYPE_RECEIVE) {
-          e.type &= ~MACH_PORT_TYPE_SEND;
-          e.urefs = 0;
-        } else {
-          cancel_request_locked(s, name, e, &deleted);
-          free_name_locked(s, name);
-        }
+        *out = kright{take_last_send_right_locked(s, name, e, &deleted), MACH_MSG_TYPE_PORT_SEND,
+                      false};
       } else {
-        ++p->srights;  // the entry keeps its right; the message gets another
+        ++e.p->srights;  // the entry keeps its right; the message gets another
         if (e.urefs < 0xFFFF) --e.urefs;
+        *out = kright{e.p, MACH_MSG_TYPE_PORT_SEND, false};
       }
-      *out = kright{p, MACH_MSG_TYPE_PORT_SEND, false};
       if (deleted.p) port_deleted_notify_locked(std::move(deleted), name);
       return KERN_SUCCESS;
     }
@@ -432,14 +441,8 @@ kern_return_t copyin_impl(space* s, mach_port_name_t name, mach_msg_type_name_t 
       // the message is then silently destroyed.
       const bool dest_quirk = why == copyin_reason::dest && (e.type & MACH_PORT_TYPE_SEND_ONCE) &&
                               e.p && !e.p->active && !e.has_request;
-      if (!dest_quirk && check_dead_locked(s, name, e)) {
-        if (!deadok) return KERN_INVALID_RIGHT;
-        if (!dry) {
-          consume_dead_uref(s, name, e);
-          *out = kright{nullptr, MACH_MSG_TYPE_PORT_SEND_ONCE, true};
-        }
-        return KERN_SUCCESS;
-      }
+      if (!dest_quirk && check_dead_locked(s, name, e))
+        return copyin_dead_name(s, name, e, MACH_MSG_TYPE_PORT_SEND_ONCE, true, deadok, dry, out);
       if (!(e.type & MACH_PORT_TYPE_SEND_ONCE)) return KERN_INVALID_RIGHT;
       if (dry) return KERN_SUCCESS;
       port_ref p = e.p;
