@@ -1,5 +1,5 @@
-// KERNEL-A's private helpers (name table, rights, port death). Not part of the seam with
-// msg.cpp / kqueue.cpp, which use ipc.hpp only.
+// The kernel state and the helpers shared by kernel.cpp, rights.cpp, port_api.cpp, vm.cpp and
+// misc.cpp (name table, rights, port death). msg.cpp and kqueue.cpp use ipc.hpp only.
 #pragma once
 
 #include <map>

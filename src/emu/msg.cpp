@@ -1,7 +1,7 @@
 // mach_msg in the emulated kernel: send (user-buffer validation, right and memory copy-in,
 // enqueue with queue limits, pseudo-receive), receive (ports and port sets, hand-off to blocked
 // receivers, copy-out, trailers), kernel-generated messages, mach_port_peek and the kqueue
-// receive hooks. Behaviour follows /work/shared/xnu-ipc-semantics.md §4/§5 and, where that is
+// receive hooks. Behaviour follows docs/xnu-ipc-semantics.md §4/§5 and, where that is
 // silent, XNU's ipc_kmsg.c / ipc_mqueue.c / mach_msg.c.
 //
 // Everything runs under kernel_mutex(); a thread only releases it while blocked on a condition

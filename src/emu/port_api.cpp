@@ -431,7 +431,7 @@ kern_return_t mach_port_mod_refs(ipc_space_t task, mach_port_name_t name, mach_p
       return KERN_SUCCESS;
     }
     default:
-      return KERN_INVALID_RIGHT;  // LABELH
+      return KERN_INVALID_RIGHT;  // MACH_PORT_RIGHT_LABELH
   }
 }
 
