@@ -1146,19 +1146,6 @@ bool on_kqueue_flags(int fd, Change change) {
 
 void set_flag(int& flags, int flag, bool on) { flags = on ? (flags | flag) : (flags & ~flag); }
 
-int kq_fcntl(int fd, int cmd, void* arg) {
-  if (cmd == F_GETFL) {
-    int flags = 0;
-    if (on_kqueue_flags(fd, [&](int& f) { flags = f; })) return flags;
-  } else if (cmd == F_SETFL) {
-    const int want = static_cast<int>(reinterpret_cast<std::intptr_t>(arg));
-    if (on_kqueue_flags(fd, [&](int& f) { f = (f & ~kSettableFlags) | (want & kSettableFlags); }))
-      return fail(ENOTTY);
-  }
-  static const auto real_fcntl = next_symbol<fcntl_fn>("fcntl");
-  return real_fcntl(fd, cmd, arg);
-}
-
 }  // namespace
 
 extern "C" int ioctl(int fd, unsigned long request, ...) noexcept {
@@ -1183,14 +1170,17 @@ extern "C" int fcntl(int fd, int cmd, ...) {
   va_start(ap, cmd);
   void* arg = va_arg(ap, void*);
   va_end(ap);
-  return kq_fcntl(fd, cmd, arg);
+  if (cmd == F_GETFL) {
+    int flags = 0;
+    if (on_kqueue_flags(fd, [&](int& f) { flags = f; })) return flags;
+  } else if (cmd == F_SETFL) {
+    const int want = static_cast<int>(reinterpret_cast<std::intptr_t>(arg));
+    if (on_kqueue_flags(fd, [&](int& f) { f = (f & ~kSettableFlags) | (want & kSettableFlags); }))
+      return fail(ENOTTY);
+  }
+  static const auto real_fcntl = next_symbol<fcntl_fn>("fcntl");
+  return real_fcntl(fd, cmd, arg);
 }
 
-// What <fcntl.h> calls fcntl() with _FILE_OFFSET_BITS=64.
-extern "C" int fcntl64(int fd, int cmd, ...) {
-  va_list ap;
-  va_start(ap, cmd);
-  void* arg = va_arg(ap, void*);
-  va_end(ap);
-  return kq_fcntl(fd, cmd, arg);
-}
+// What <fcntl.h> calls fcntl() with _FILE_OFFSET_BITS=64: the same function.
+extern "C" int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));

@@ -86,16 +86,17 @@ mach_msg_return_t receive_into(void* buf, mach_msg_size_t size, mach_port_name_t
                   0, size, port, 0, MACH_PORT_NULL);
 }
 
-struct ool_msg {
-  mach_msg_header_t header;
-  mach_msg_body_t body;
-  mach_msg_ool_descriptor_t ool;
-};
-
-struct ool_ports_msg {
-  mach_msg_header_t header;
-  mach_msg_body_t body;
-  mach_msg_ool_ports_descriptor_t ports;
+// A complex message to `dest` carrying one descriptor.
+template <class Descriptor>
+struct one_descriptor_msg {
+  mach_msg_header_t header{};
+  mach_msg_body_t body{};
+  Descriptor desc{};
+  explicit one_descriptor_msg(mach_port_name_t dest) {
+    fill_header(&header, dest, MACH_MSGH_BITS_COMPLEX);
+    header.msgh_size = sizeof *this;
+    body.msgh_descriptor_count = 1;
+  }
 };
 
 }  // namespace
@@ -133,18 +134,15 @@ BOOST_FIXTURE_TEST_CASE(send_after_munmap_of_a_used_buffer_is_invalid_data, leak
 BOOST_FIXTURE_TEST_CASE(ool_from_unmapped_memory_is_invalid_memory, leak_check) {
   const mach_port_name_t port = make_port_with_send();
   page_hole hole;
-  ool_msg m{};
-  fill_header(&m.header, port, MACH_MSGH_BITS_COMPLEX);
-  m.header.msgh_size = sizeof m;
-  m.body.msgh_descriptor_count = 1;
-  m.ool.type = MACH_MSG_OOL_DESCRIPTOR;
-  m.ool.copy = MACH_MSG_VIRTUAL_COPY;
-  m.ool.address = hole.straddling(16, 8);  // half of it in the hole
-  m.ool.size = 16;
+  one_descriptor_msg<mach_msg_ool_descriptor_t> m(port);
+  m.desc.type = MACH_MSG_OOL_DESCRIPTOR;
+  m.desc.copy = MACH_MSG_VIRTUAL_COPY;
+  m.desc.address = hole.straddling(16, 8);  // half of it in the hole
+  m.desc.size = 16;
   BOOST_TEST(send_from(&m.header, sizeof m) == MACH_SEND_INVALID_MEMORY);
   BOOST_TEST(queue_empty(port));
   // The same descriptor over mapped memory goes through.
-  m.ool.address = hole.straddling(16, 0);
+  m.desc.address = hole.straddling(16, 0);
   BOOST_TEST(send_from(&m.header, sizeof m) == MACH_MSG_SUCCESS);
   receive_and_destroy(port);
   BOOST_TEST(mach_port_destruct(self(), port, -1, 0) == KERN_SUCCESS);
@@ -153,15 +151,12 @@ BOOST_FIXTURE_TEST_CASE(ool_from_unmapped_memory_is_invalid_memory, leak_check) 
 BOOST_FIXTURE_TEST_CASE(ool_ports_from_unmapped_memory_is_invalid_memory, leak_check) {
   const mach_port_name_t port = make_port_with_send();
   page_hole hole;
-  ool_ports_msg m{};
-  fill_header(&m.header, port, MACH_MSGH_BITS_COMPLEX);
-  m.header.msgh_size = sizeof m;
-  m.body.msgh_descriptor_count = 1;
-  m.ports.type = MACH_MSG_OOL_PORTS_DESCRIPTOR;
-  m.ports.copy = MACH_MSG_PHYSICAL_COPY;
-  m.ports.disposition = MACH_MSG_TYPE_COPY_SEND;
-  m.ports.address = hole.hole();
-  m.ports.count = 2;
+  one_descriptor_msg<mach_msg_ool_ports_descriptor_t> m(port);
+  m.desc.type = MACH_MSG_OOL_PORTS_DESCRIPTOR;
+  m.desc.copy = MACH_MSG_PHYSICAL_COPY;
+  m.desc.disposition = MACH_MSG_TYPE_COPY_SEND;
+  m.desc.address = hole.hole();
+  m.desc.count = 2;
   BOOST_TEST(send_from(&m.header, sizeof m) == MACH_SEND_INVALID_MEMORY);
   BOOST_TEST(queue_empty(port));
   BOOST_TEST(refs(port, MACH_PORT_RIGHT_SEND) == 1u);  // the destination right came back
