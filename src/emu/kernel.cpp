@@ -256,8 +256,9 @@ mach_port_t bootstrap_port = machport_emu::detail::bootstrap_name;
 
 mach_port_t mach_task_self_ = machport_emu::detail::task_self_name;
 
-mach_port_t mach_host_self(void) { return machport_emu::detail::host_self_name; }
-mach_port_t mach_thread_self(void) { return machport_emu::detail::thread_self_name; }
+// Traps on macOS, unlike mach_task_self().
+mach_port_t mach_host_self(void) { return host_self_trap(); }
+mach_port_t mach_thread_self(void) { return thread_self_trap(); }
 
 kern_return_t task_info(task_name_t target_task, task_flavor_t flavor, task_info_t out,
                         mach_msg_type_number_t* count) {
