@@ -142,8 +142,9 @@ bool any_right_disposition(mach_msg_type_name_t d) {
 // deallocation) in unmap_generation(). A range is remembered with the generation read before
 // mincore(), so an unmap racing the check makes it stale at once.
 // LIMIT: unmaps inside libc itself (free() of a large block, heap trimming, a thread's stack at
-// exit) are not seen: a buffer used after it was freed may then crash here instead of failing
-// with *_INVALID_DATA. Using freed memory is undefined on macOS as well.
+// exit), shmdt() and raw system calls are not seen: a buffer used after it was freed that way
+// may then crash here instead of failing with *_INVALID_DATA. Using freed memory is undefined
+// on macOS as well.
 struct mapped_range {
   std::uintptr_t start = 0, end = 0;  // whole pages
   std::uint64_t generation = 0;
