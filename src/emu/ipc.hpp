@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "kernel_entry.hpp"
@@ -122,11 +123,13 @@ struct entry {
 struct space {
   std::uint32_t task = 0;              // the task_id
   bool active = true;                  // false once the task terminated
-  std::map<mach_port_index_t, std::uint8_t> generations;  // last gen per index, for reuse
-  std::map<mach_port_name_t, entry> entries;
+  // Hashed, so a lookup costs the same in a space of 10,000 names as in one of 10 (XNU's table
+  // is an array); where order matters (name order, i.e. table order) use sorted_names_locked.
+  std::unordered_map<mach_port_index_t, std::uint8_t> generations;  // last gen per index
+  std::unordered_map<mach_port_name_t, entry> entries;
   // Reverse lookup port -> the name holding its SEND and/or RECEIVE right here (never
   // send-once). Maintained by the core; use find_port_name_locked.
-  std::map<const port*, mach_port_name_t> port_names;
+  std::unordered_map<const port*, mach_port_name_t> port_names;
   std::vector<mach_port_index_t> free_indices;  // LIFO, as XNU's entry free list
   mach_port_index_t next_index = 5;             // 1..4 hold the reserved names
   audit_token_t audit{};
@@ -179,6 +182,7 @@ space* any_space_by_id_locked(std::uint32_t task_id);  // terminated ones too; n
 
 // Name table.
 entry* lookup_entry_locked(space* s, mach_port_name_t name);   // null if unused
+std::vector<mach_port_name_t> sorted_names_locked(const space* s);  // every entry's name, ascending
 mach_port_name_t find_port_name_locked(space* s, const port* p);  // SEND/RECEIVE name or NULL
 // If `e` holds SEND / SEND_ONCE for a dead port, turns it into a DEAD_NAME (urefs = send
 // urefs or 1, +1 if a request was registered), as XNU's ipc_right_check. Returns true if the

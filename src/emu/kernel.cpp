@@ -97,6 +97,14 @@ entry* lookup_entry_locked(space* s, mach_port_name_t name) {
   return it == s->entries.end() ? nullptr : &it->second;
 }
 
+std::vector<mach_port_name_t> sorted_names_locked(const space* s) {
+  std::vector<mach_port_name_t> names;
+  names.reserve(s->entries.size());
+  for (const auto& [name, e] : s->entries) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 mach_port_name_t find_port_name_locked(space* s, const port* p) {
   auto it = s->port_names.find(p);
   return it == s->port_names.end() ? MACH_PORT_NULL : it->second;
@@ -207,7 +215,8 @@ std::vector<name_info> task_names(task_id t) {
   std::vector<name_info> out;
   space* s = space_by_id_locked(t);
   if (!s) return out;
-  for (auto& [name, e] : s->entries) {
+  for (mach_port_name_t name : sorted_names_locked(s)) {
+    const entry& e = s->entries.at(name);
     name_info ni{name, e.type, 0, 0};
     // Report what mach_port_type would, without converting (inspection must not mutate).
     if ((e.type & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_SEND_ONCE)) && e.p && !e.p->active) {

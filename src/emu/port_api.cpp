@@ -317,7 +317,8 @@ kern_return_t mach_port_names(ipc_space_t task, mach_port_name_array_t* names,
   space* const s = k.space_of(task);
   if (!s) return MACH_SEND_INVALID_DEST;
   std::vector<std::pair<mach_port_name_t, mach_port_type_t>> all;
-  for (auto& [n, e] : s->entries) {
+  for (mach_port_name_t n : sorted_names_locked(s)) {
+    entry& e = s->entries.at(n);
     check_dead_locked(s, n, e);
     all.emplace_back(n, e.type | (e.has_request ? MACH_PORT_TYPE_DNREQUEST : 0));
   }

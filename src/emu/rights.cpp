@@ -635,11 +635,15 @@ void terminate_space_locked(space* s) {
   // ipc_space_terminate: receive rights first (fewer notifications into this space), then
   // everything else, each in table (name) order, as on process exit.
   s->active = false;  // nothing may be copied out into the space from now on
-  std::vector<mach_port_name_t> names;
-  for (auto& [n, e] : s->entries)
-    if (e.type & MACH_PORT_TYPE_RECEIVE) names.push_back(n);
+  const std::vector<mach_port_name_t> names = sorted_names_locked(s);
+  std::vector<mach_port_name_t> receives;
+  for (mach_port_name_t n : names)
+    if (s->entries.at(n).type & MACH_PORT_TYPE_RECEIVE) receives.push_back(n);
+  for (mach_port_name_t n : receives)
+    if (lookup_entry_locked(s, n)) destroy_name_locked(s, n, false);
   for (mach_port_name_t n : names)
     if (lookup_entry_locked(s, n)) destroy_name_locked(s, n, false);
+  // Nothing is copied out into an inactive space, so no name can have appeared meanwhile.
   while (!s->entries.empty()) destroy_name_locked(s, s->entries.begin()->first, false);
 }
 
