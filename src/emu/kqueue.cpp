@@ -1117,8 +1117,9 @@ extern "C" int close_range(unsigned int first, unsigned int last, int flags) noe
 // flags in the file first and then fail with ENOTTY; F_GETFL reports what was recorded;
 // FIOCLEX / FIONCLEX work (sys_generic.c ioctl, kern_descrip.c fcntl). Every other descriptor
 // and every other command goes to libc. The eventfd itself is never changed: it stays
-// non-blocking for the emulator's own reads. Like close(), these take the kernel lock while
-// kqueues exist (not async-signal-safe then), so the emulator never calls them with it held.
+// non-blocking for the emulator's own reads. Like close(), ioctl() and fcntl(F_GETFL / F_SETFL)
+// take the kernel lock while kqueues exist (not async-signal-safe then): with the lock held the
+// emulator itself uses only fcntl(F_GETFD) and the ioctl system call.
 
 namespace {
 
