@@ -1,9 +1,7 @@
 // The emulated kqueue: kqueue(), kevent(), kevent64() with EVFILT_MACHPORT (spec §6),
 // EVFILT_READ on another emulated kqueue (nesting), EVFILT_READ / EVFILT_WRITE on ordinary
-// descriptors (pipes, sockets, eventfds...: readiness from poll()) and EVFILT_USER, plus the
-// close() family interposition that releases a kqueue when its descriptor is closed, and the
-// ioctl() / fcntl() interposition that gives a kqueue descriptor XNU's answers (no ioctl:
-// FIONBIO and F_SETFL fail with ENOTTY).
+// descriptors (pipes, sockets, eventfds...: readiness from poll()) and EVFILT_USER, plus the close() family interposition that
+// releases a kqueue when its descriptor is closed.
 //
 // Model (bsd/kern/kern_event.c + osfmk/ipc/ipc_pset.c, simplified to one kernel lock):
 // * Every piece of state here is guarded by kernel_mutex(), the IPC core's lock, because the
@@ -41,9 +39,6 @@
 //   unless its number was reused meanwhile.
 // * kevent_qos / kevent_id / workloops / KEVENT_FLAG_WORKQ (ENOTSUP); QoS; signals never
 //   interrupt a wait (no EINTR); MACH_RCV_SYNC_PEEK is accepted and ignored.
-// * Nesting: a kqueue's watchers (EVFILT_READ knotes in other kqueues) are posted when its
-//   ready queue goes from empty to non-empty: a knote becoming deliverable, or a kevent() call
-//   putting a still-active knote back on an otherwise empty queue (kqfile_end_processing).
 // * Knotes are keyed by (registering task, ident, filter): one kqueue can watch ports of
 //   several emulated tasks; receives go to the registering task's space.
 // * Descriptor life: close(), close_range(), dup2() and dup3() are interposed. dup()/F_DUPFD
@@ -59,7 +54,6 @@
 #include "ipc.hpp"
 #include "kq_interface.hpp"
 
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -72,7 +66,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cstdarg>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -129,7 +122,6 @@ struct kqueue_state {
   dev_t fd_dev = 0;  // identity of the eventfd, to notice a number reused behind our back
   ino_t fd_ino = 0;
   int abi = 0;       // 0 until first use, then 32 (kevent) or 64 (kevent64): never mixed
-  int status_flags = O_RDWR;  // what fcntl(F_GETFL) reports (XNU's f_flag)
   bool closed = false;
   bool scanning = false;
   bool fd_signaled = false;
@@ -265,18 +257,6 @@ void sync_fd(kqueue_state* kq, bool edge) {
   }
 }
 
-// Parents watching this kqueue with EVFILT_READ (depth bounded by kMaxNestedKq) re-evaluate;
-// `post`: this kqueue's ready queue went from empty to non-empty (kqfile_wakeup), which
-// activates them (a child becoming readable posts its watchers).
-void update_watchers(kqueue_state* kq, bool post) {
-  if (kq->watchers.empty()) return;
-  std::vector<knote*> watchers = kq->watchers;
-  for (knote* w : watchers) {
-    if (post) w->active = true;
-    update(w);
-  }
-}
-
 // The kqueue went from no deliverable knote to some, or back.
 void count_changed(kqueue_state* kq, bool now_nonzero) {
   if (now_nonzero) {
@@ -284,7 +264,13 @@ void count_changed(kqueue_state* kq, bool now_nonzero) {
     wake_pollers(kq);
   }
   if (!kq->scanning) sync_fd(kq, false);
-  update_watchers(kq, now_nonzero);
+  // Parents watching this kqueue with EVFILT_READ (depth bounded by kMaxNestedKq).
+  if (kq->watchers.empty()) return;
+  std::vector<knote*> watchers = kq->watchers;
+  for (knote* w : watchers) {
+    if (now_nonzero) w->active = true;  // a child becoming readable posts its watchers
+    update(w);
+  }
 }
 
 void update(knote* kn) {
@@ -704,8 +690,7 @@ int scan_fd_knotes(kqueue_state* kq, int n, int max, Emit& emit) {
     std::int64_t data = 1;
     if (read) {
       int avail = 0;
-      // Not through ioctl(): that is interposed below and takes the kernel lock.
-      if (::syscall(SYS_ioctl, pfds[i].fd, FIONREAD, &avail) == 0) data = avail;
+      if (::ioctl(pfds[i].fd, FIONREAD, &avail) == 0) data = avail;
     }
     if ((kn->flags & EV_CLEAR) && kn->fd_reported && data == kn->fd_last) continue;
     kev_t ev;
@@ -767,14 +752,10 @@ int scan_locked(kqueue_state* kq, int max, Emit&& emit) {
     }
   }
   if (n < max && kq->nfd > 0) n = scan_fd_knotes(kq, n, max, emit);
-  // kqfile_end_processing: knotes still active go back on the queue; putting one back on an
-  // empty queue is a post to the kqueue like any other, which wakes its watchers again.
-  const bool queue_was_empty = kq->queue.empty();
   for (knote* kn : suppressed) {
     kn->suppressed = false;
     update(kn);
   }
-  if (queue_was_empty && !kq->queue.empty()) update_watchers(kq, true);
   kq->scanning = false;
   sync_fd(kq, true);
   return n;
@@ -1110,79 +1091,3 @@ extern "C" int close_range(unsigned int first, unsigned int last, int flags) noe
   if (r == 0) release_range_locked(first, last);
   return r;
 }
-
-// ---- ioctl() and fcntl() on a kqueue descriptor ---------------------------------------------
-// XNU's kqueue has no ioctl (kqueueops.fo_ioctl is fo_no_ioctl: ENOTTY). ioctl(FIONBIO /
-// FIOASYNC) and fcntl(F_SETFL), which passes the new O_NONBLOCK to that same ioctl, record the
-// flags in the file first and then fail with ENOTTY; F_GETFL reports what was recorded;
-// FIOCLEX / FIONCLEX work (sys_generic.c ioctl, kern_descrip.c fcntl). Every other descriptor
-// and every other command goes to libc. The eventfd itself is never changed: it stays
-// non-blocking for the emulator's own reads. Like close(), ioctl() and fcntl(F_GETFL / F_SETFL)
-// take the kernel lock while kqueues exist (not async-signal-safe then): with the lock held the
-// emulator itself uses only fcntl(F_GETFD) and the ioctl system call.
-
-namespace {
-
-template <class F>
-F next_symbol(const char* name) {
-  return reinterpret_cast<F>(::dlsym(RTLD_NEXT, name));
-}
-
-using ioctl_fn = int (*)(int, unsigned long, ...);
-using fcntl_fn = int (*)(int, int, ...);
-
-// The flags F_SETFL changes (XNU's FCNTLFLAGS).
-constexpr int kSettableFlags = O_APPEND | O_ASYNC | O_SYNC | O_DSYNC | O_NONBLOCK;
-
-// For an emulated kqueue: applies `change` to its status flags and returns true; false for any
-// other descriptor.
-template <class Change>
-bool on_kqueue_flags(int fd, Change change) {
-  if (g_live.load(std::memory_order_relaxed) == 0) return false;
-  std::lock_guard<std::mutex> lock(kernel_mutex());
-  std::shared_ptr<kqueue_state> kq = lookup_locked(fd);
-  if (!kq) return false;
-  change(kq->status_flags);
-  return true;
-}
-
-void set_flag(int& flags, int flag, bool on) { flags = on ? (flags | flag) : (flags & ~flag); }
-
-}  // namespace
-
-extern "C" int ioctl(int fd, unsigned long request, ...) noexcept {
-  va_list ap;
-  va_start(ap, request);
-  void* arg = va_arg(ap, void*);
-  va_end(ap);
-  if (request == FIONBIO || request == FIOASYNC) {
-    const bool on = arg != nullptr && *static_cast<const int*>(arg) != 0;
-    const int flag = request == FIONBIO ? O_NONBLOCK : O_ASYNC;
-    if (on_kqueue_flags(fd, [&](int& f) { set_flag(f, flag, on); })) return fail(ENOTTY);
-  } else if (request != FIOCLEX && request != FIONCLEX &&
-             on_kqueue_flags(fd, [](int&) {})) {
-    return fail(ENOTTY);
-  }
-  static const auto real_ioctl = next_symbol<ioctl_fn>("ioctl");
-  return real_ioctl(fd, request, arg);
-}
-
-extern "C" int fcntl(int fd, int cmd, ...) {
-  va_list ap;
-  va_start(ap, cmd);
-  void* arg = va_arg(ap, void*);
-  va_end(ap);
-  if (cmd == F_GETFL) {
-    int flags = 0;
-    if (on_kqueue_flags(fd, [&](int& f) { flags = f; })) return flags;
-  } else if (cmd == F_SETFL) {
-    const int want = static_cast<int>(reinterpret_cast<std::intptr_t>(arg));
-    if (on_kqueue_flags(fd, [&](int& f) { f = (f & ~kSettableFlags) | (want & kSettableFlags); }))
-      return fail(ENOTTY);
-  }
-  static const auto real_fcntl = next_symbol<fcntl_fn>("fcntl");
-  return real_fcntl(fd, cmd, arg);
-}
-
-// What <fcntl.h> calls fcntl() with _FILE_OFFSET_BITS=64: the same function.
-extern "C" int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));

@@ -1,5 +1,5 @@
 // mach_msg on user memory that is not mapped: the kernel's copy-in / copy-out fails the call
-// (spec §4.2 step 3, §4.4, §5) instead of faulting the caller. Also after the memory was mapped
+// (§4.2 step 3, §4.4, §5) instead of faulting the caller. Also after the memory was mapped
 // and used once, so no memory of an earlier check hides the unmap.
 #include <support/leak_check.hpp>
 #include <support/mach_util.hpp>
