@@ -1,5 +1,5 @@
-// KERNEL-A's private helpers (name table, rights, port death). Not part of the seam with
-// msg.cpp / kqueue.cpp, which use ipc.hpp only.
+// The kernel state and the helpers shared by kernel.cpp, rights.cpp, port_api.cpp, vm.cpp and
+// misc.cpp (name table, rights, port death). msg.cpp and kqueue.cpp use ipc.hpp only.
 #pragma once
 
 #include <map>
@@ -56,6 +56,12 @@ void detach_receive_locked(port* p);
 // Cancels the name's request (port-deleted) when the name goes away.
 void cancel_request_locked(space* s, mach_port_name_t name, entry& e, kright* out_notify);
 void port_deleted_notify_locked(kright&& notify, mach_port_name_t name);
+// The last send uref of `name` leaves the space, whether it is dropped (mach_port_deallocate,
+// mod_refs, destroy, destruct) or moved into a message (MOVE_SEND copy-in): a SEND|RECEIVE
+// name keeps its receive right; a SEND name goes away and its request is cancelled into
+// *deleted, whose port-deleted notification the caller sends once done with the right.
+// Returns the port; the right is still counted in its srights.
+port_ref take_last_send_right_locked(space* s, mach_port_name_t name, entry& e, kright* deleted);
 void add_to_set_locked(port* p, pset* ps);
 void remove_from_set_locked(port* p, pset* ps);
 void terminate_space_locked(space* s);

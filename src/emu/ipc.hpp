@@ -1,8 +1,11 @@
-// The emulated kernel's object model: tasks (IPC spaces), ports, port sets, in-flight messages.
-// Everything in here is touched only with kernel_mutex() held.
+// The emulated kernel's object model: tasks (IPC spaces), ports, port sets, in-flight messages,
+// and the services the kernel's files offer one another. Everything in here is touched only
+// with kernel_mutex() held.
 //
-// Ownership: rights.cpp / space.cpp / notify.cpp (names, rights, port API, notifications) and
-// msg.cpp (mach_msg, kmsg, queues) share this header. Extend it by adding; do not rename.
+// Files: kernel.cpp (tasks, the name table), rights.cpp (copy-in / copy-out, accounting, port
+// and set death, notifications), port_api.cpp (the mach_port_* calls), msg.cpp (mach_msg,
+// kernel messages, queues), vm.cpp (memory), kqueue.cpp (kqueue / kevent, through
+// kq_interface.hpp), misc.cpp (bootstrap, libsyscall wrappers).
 #pragma once
 
 #include <mach/mach.h>
@@ -13,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "kernel_entry.hpp"
@@ -98,6 +102,10 @@ struct pset final : ipc_object {
   space* owner = nullptr;
   mach_port_name_t name = MACH_PORT_NULL;
   std::vector<port*> members;
+  // The members with queued messages, in receive order (XNU's prepost list), keyed by each
+  // one's nonempty_stamp: a receive or a knote on the set never looks at an idle member.
+  // Kept by set_prepost_locked / set_unprepost_locked.
+  std::map<std::uint64_t, port*> preposts;
 };
 
 // One name in a space.
@@ -115,11 +123,13 @@ struct entry {
 struct space {
   std::uint32_t task = 0;              // the task_id
   bool active = true;                  // false once the task terminated
-  std::map<mach_port_index_t, std::uint8_t> generations;  // last gen per index, for reuse
-  std::map<mach_port_name_t, entry> entries;
+  // Hashed, so a lookup costs the same in a space of 10,000 names as in one of 10 (XNU's table
+  // is an array); where order matters (name order, i.e. table order) use sorted_names_locked.
+  std::unordered_map<mach_port_index_t, std::uint8_t> generations;  // last gen per index
+  std::unordered_map<mach_port_name_t, entry> entries;
   // Reverse lookup port -> the name holding its SEND and/or RECEIVE right here (never
   // send-once). Maintained by the core; use find_port_name_locked.
-  std::map<const port*, mach_port_name_t> port_names;
+  std::unordered_map<const port*, mach_port_name_t> port_names;
   std::vector<mach_port_index_t> free_indices;  // LIFO, as XNU's entry free list
   mach_port_index_t next_index = 5;             // 1..4 hold the reserved names
   audit_token_t audit{};
@@ -164,8 +174,7 @@ struct kmsg {
   bool circular = false;              // msg.cpp: carries the receive right of its own destination
 };
 
-// ---- shared kernel services (declared here, defined by whichever file owns them) ----------
-// Owned by KERNEL-A (kernel.cpp, space.cpp, rights.cpp, notify.cpp, ...) unless marked [B].
+// ---- tasks and names (kernel.cpp), rights (rights.cpp) ---------------------------------------
 
 space* current_space_locked();                     // the calling thread's task's space
 space* space_by_id_locked(std::uint32_t task_id);  // null if unknown or terminated
@@ -173,6 +182,7 @@ space* any_space_by_id_locked(std::uint32_t task_id);  // terminated ones too; n
 
 // Name table.
 entry* lookup_entry_locked(space* s, mach_port_name_t name);   // null if unused
+std::vector<mach_port_name_t> sorted_names_locked(const space* s);  // every entry's name, ascending
 mach_port_name_t find_port_name_locked(space* s, const port* p);  // SEND/RECEIVE name or NULL
 // If `e` holds SEND / SEND_ONCE for a dead port, turns it into a DEAD_NAME (urefs = send
 // urefs or 1, +1 if a request was registered), as XNU's ipc_right_check. Returns true if the
@@ -227,7 +237,7 @@ void release_send_locked(port* p);
 // Drops one send-once right count without notification (the right was used).
 void release_send_once_locked(port* p);
 
-// Receive-side events for KERNEL-B:
+// Queue events, called by msg.cpp:
 // A message was dequeued from p (after seqno++ etc.): fires armed send-possible requests.
 void fire_send_possible_locked(port* p);
 // MACH_SEND_NOTIFY on a send that found the queue full: arms the send-possible request the
@@ -242,31 +252,31 @@ void notify_dequeued_locked(port* p);
 // space): port-destroyed notification if requested, else death with every §2.9 side effect.
 void destroy_receive_locked(const port_ref& p);
 
-// Notifications (built as kmsg with from_kernel = true; KERNEL-A).
+// Notifications (built as kmsg with from_kernel = true).
 void send_notification_locked(kright&& notify, mach_msg_id_t id, mach_port_name_t not_port);
 void send_no_senders_locked(kright&& notify, mach_port_mscount_t mscount);
 void send_port_destroyed_locked(kright&& notify, kright&& receive);
 void send_once_notification_locked(kright&& so);   // MACH_NOTIFY_SEND_ONCE via that right
 
-// vm helpers (vm.cpp) used by both sides for OOL memory and name arrays.
+// Memory (vm.cpp), for OOL regions and port-name arrays.
 void* vm_alloc_locked(std::size_t size);           // page-aligned zeroed mapping, or null
 void vm_free(void* addr, std::size_t size);
+// How many times a mapping was removed (munmap / mremap through libc's symbols) so far: a
+// range found mapped stays mapped while this is unchanged.
+std::uint64_t unmap_generation();
 
 // Destroys a right held outside any name (message / request), with every side effect:
 // send → srights-- (may fire no-senders), send-once → send-once notification,
 // receive → port destroyed (or port-destroyed notification).
 void destroy_kright_locked(kright& r);
-// [B] Destroys a whole kernel message and every right and region in it.
+// ---- kernel messages (msg.cpp) ----------------------------------------------------------------
+// Destroys a whole kernel message and every right and region in it.
 void destroy_kmsg_locked(kmsg_ptr m);
-// [B] Enqueues a kernel-generated message (notifications): never blocks, exempt from qlimit up
+// Enqueues a kernel-generated message (notifications): never blocks, exempt from qlimit up
 // to MACH_PORT_QLIMIT_KERNEL, destroyed if the port is dead. m->dest is the destination right
 // (PORT_SEND_ONCE for notifications), m->bits remote = its type.
 void kernel_send_locked(kmsg_ptr m);
-// Library functions: [B] mach_msg, mach_msg_overwrite, mach_msg_destroy, mach_port_peek,
-// kq_first_message_locked, kq_receive_locked. [A] mach_msg_send, mach_msg_receive,
-// mach_msg_server_once, mach_msg_server, mach_voucher_deallocate (wrappers in misc.cpp).
-
-// ---- provided by msg.cpp for the port API (rights.cpp / space.cpp) --------------------------
+// Queue operations for the port API and port death:
 // mach_port_set_attributes(LIMITS): sets qlimit and wakes up to (new - old) blocked senders.
 void mqueue_set_qlimit_locked(port* p, mach_port_msgcount_t qlimit);
 // Blocked receivers on obj return MACH_RCV_PORT_CHANGED (receive right moved out of the space,
@@ -276,6 +286,10 @@ void ipc_object_changed_locked(ipc_object* obj);
 // they return MACH_MSG_SUCCESS), wakes receivers (MACH_RCV_PORT_CHANGED) and destroys every
 // queued message.
 void mqueue_port_dead_locked(port* p);
+// p's queue became non-empty, or its stamp changed: list it in each of its sets' preposts
+// (under p->nonempty_stamp) / take it off them (before the stamp changes or once p is empty).
+void set_prepost_locked(port* p);
+void set_unprepost_locked(port* p);
 // Number of queued messages (mps_msgcount).
 mach_port_msgcount_t mqueue_count_locked(const port* p);
 

@@ -97,6 +97,14 @@ entry* lookup_entry_locked(space* s, mach_port_name_t name) {
   return it == s->entries.end() ? nullptr : &it->second;
 }
 
+std::vector<mach_port_name_t> sorted_names_locked(const space* s) {
+  std::vector<mach_port_name_t> names;
+  names.reserve(s->entries.size());
+  for (const auto& [name, e] : s->entries) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 mach_port_name_t find_port_name_locked(space* s, const port* p) {
   auto it = s->port_names.find(p);
   return it == s->port_names.end() ? MACH_PORT_NULL : it->second;
@@ -128,17 +136,6 @@ kern_return_t alloc_name_locked(space* s, mach_port_name_t* out) {
   return KERN_SUCCESS;
 }
 
-kern_return_t claim_name_locked(space* s, mach_port_name_t name) {
-  if (name == MACH_PORT_NULL || name == MACH_PORT_DEAD) return KERN_INVALID_VALUE;
-  const mach_port_index_t i = index_of(name);
-  if (i >= max_name_index) return KERN_NO_SPACE;
-  if ((name & 3) != 3) return KERN_INVALID_VALUE;
-  if (i == 0) return KERN_FAILURE;
-  if (index_in_use_locked(s, i)) return KERN_NAME_EXISTS;
-  s->generations[i] = std::uint8_t(name & 0xff);
-  return KERN_SUCCESS;
-}
-
 kern_return_t check_name_locked(space* s, mach_port_name_t name) {
   if (name == MACH_PORT_NULL || name == MACH_PORT_DEAD) return KERN_INVALID_VALUE;
   const mach_port_index_t i = index_of(name);
@@ -146,6 +143,14 @@ kern_return_t check_name_locked(space* s, mach_port_name_t name) {
   if ((name & 3) != 3) return KERN_INVALID_VALUE;
   if (i == 0) return KERN_FAILURE;
   (void)s;
+  return KERN_SUCCESS;
+}
+
+kern_return_t claim_name_locked(space* s, mach_port_name_t name) {
+  if (const kern_return_t kr = check_name_locked(s, name); kr != KERN_SUCCESS) return kr;
+  const mach_port_index_t i = index_of(name);
+  if (index_in_use_locked(s, i)) return KERN_NAME_EXISTS;
+  s->generations[i] = std::uint8_t(name & 0xff);
   return KERN_SUCCESS;
 }
 
@@ -210,7 +215,8 @@ std::vector<name_info> task_names(task_id t) {
   std::vector<name_info> out;
   space* s = space_by_id_locked(t);
   if (!s) return out;
-  for (auto& [name, e] : s->entries) {
+  for (mach_port_name_t name : sorted_names_locked(s)) {
+    const entry& e = s->entries.at(name);
     name_info ni{name, e.type, 0, 0};
     // Report what mach_port_type would, without converting (inspection must not mutate).
     if ((e.type & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_SEND_ONCE)) && e.p && !e.p->active) {
@@ -259,8 +265,9 @@ mach_port_t bootstrap_port = machport_emu::detail::bootstrap_name;
 
 mach_port_t mach_task_self_ = machport_emu::detail::task_self_name;
 
-mach_port_t mach_host_self(void) { return machport_emu::detail::host_self_name; }
-mach_port_t mach_thread_self(void) { return machport_emu::detail::thread_self_name; }
+// Traps on macOS, unlike mach_task_self().
+mach_port_t mach_host_self(void) { return host_self_trap(); }
+mach_port_t mach_thread_self(void) { return thread_self_trap(); }
 
 kern_return_t task_info(task_name_t target_task, task_flavor_t flavor, task_info_t out,
                         mach_msg_type_number_t* count) {

@@ -3,9 +3,10 @@
 //
 // Every emulated routine that enters the kernel on macOS (a trap or a MIG message to a kernel
 // object: mach_msg, each mach_port_*, vm_allocate / vm_deallocate, task_info,
-// task_get_special_port, mach_reply_port, kqueue / kevent) and every bootstrap call (one
-// mach_msg round trip to launchd) starts with a kernel_entry. Routines that are user space on
-// macOS (mach_task_self, mach_error_string, mig_get_reply_port's cache, mach_msg_destroy and
+// task_get_special_port, mach_reply_port, the *_self_trap traps behind mach_host_self() and
+// mach_thread_self(), kqueue / kevent) and every bootstrap call (one mach_msg round trip to
+// launchd) starts with a kernel_entry. Routines that are user space on macOS (mach_task_self,
+// which reads a variable, mach_error_string, mig_get_reply_port's cache, mach_msg_destroy and
 // mach_msg_server_once, which make the kernel calls listed here themselves) do not count; nor
 // does close() on a kqueue descriptor (a file call, not an IPC one) or the emulator's own task
 // API. A failing call counts: it entered the kernel.
@@ -59,6 +60,9 @@ enum class kcall : std::uint8_t {
   mach_port_request_notification,
   mach_port_peek,
   mach_reply_port,
+  task_self_trap,
+  host_self_trap,
+  thread_self_trap,
   task_info,
   task_get_special_port,
   vm_allocate,
@@ -107,6 +111,9 @@ inline constexpr std::array<std::string_view, kcall_count> kcall_names = {
     "mach_port_request_notification",
     "mach_port_peek",
     "mach_reply_port",
+    "task_self_trap",
+    "host_self_trap",
+    "thread_self_trap",
     "task_info",
     "task_get_special_port",
     "vm_allocate",

@@ -16,8 +16,10 @@
 //   delivers. Deliverable knotes wait in `queue` (FIFO); a scan suppresses each knote it
 //   processes so that it reports at most once per call.
 // * The descriptor is an eventfd whose counter is non-zero exactly while the kqueue has a
-//   deliverable knote, so poll()/epoll see it readable. Each kevent() that leaves events
-//   pending writes it again, so an edge-triggered epoll watcher gets a fresh edge.
+//   deliverable knote, so poll()/epoll see it readable. It is written only when that count
+//   goes from 0 to 1 and at the end of a kevent() that leaves events pending (so an
+//   edge-triggered epoll watcher gets a fresh edge then, and only then), and read once when
+//   the count drops to 0 (sync_fd).
 //   LIMIT: knotes on ordinary descriptors (kind fd) are not tracked between calls (Linux has
 //   no readiness callback without a watcher thread): kevent() polls them itself, and a blocked
 //   kevent() waits in poll() on them plus a private wake eventfd (kernel lock dropped), but

@@ -388,9 +388,18 @@ void mig_put_reply_port(mach_port_t reply_port) { (void)reply_port; }
 
 extern "C" {
 
-mach_port_name_t task_self_trap(void) { return task_self_name; }
-mach_port_name_t host_self_trap(void) { return host_self_name; }
-mach_port_name_t thread_self_trap(void) { return thread_self_name; }
+mach_port_name_t task_self_trap(void) {
+  const kernel_entry k(kcall::task_self_trap);
+  return task_self_name;
+}
+mach_port_name_t host_self_trap(void) {
+  const kernel_entry k(kcall::host_self_trap);
+  return host_self_name;
+}
+mach_port_name_t thread_self_trap(void) {
+  const kernel_entry k(kcall::thread_self_trap);
+  return thread_self_name;
+}
 
 kern_return_t task_get_special_port(task_inspect_t task, int which_port, mach_port_t* special_port) {
   const kernel_entry k(kcall::task_get_special_port);

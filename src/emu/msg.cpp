@@ -1,7 +1,7 @@
 // mach_msg in the emulated kernel: send (user-buffer validation, right and memory copy-in,
 // enqueue with queue limits, pseudo-receive), receive (ports and port sets, hand-off to blocked
 // receivers, copy-out, trailers), kernel-generated messages, mach_port_peek and the kqueue
-// receive hooks. Behaviour follows /work/shared/xnu-ipc-semantics.md §4/§5 and, where that is
+// receive hooks. Behaviour follows docs/xnu-ipc-semantics.md §4/§5 and, where that is
 // silent, XNU's ipc_kmsg.c / ipc_mqueue.c / mach_msg.c.
 //
 // Everything runs under kernel_mutex(); a thread only releases it while blocked on a condition
@@ -10,13 +10,14 @@
 // Not emulated: vouchers (any voucher name with a non-zero disposition is
 // MACH_SEND_INVALID_VOUCHER), importance / QoS bits, signals (no *_INTERRUPTED), kobject
 // destinations, mach_msg2 vectors and aux data, 32-bit layouts. "Bad user memory" means an
-// unmapped range (mincore), not an unreadable one.
+// unmapped range, not an unreadable one (see user_range_mapped).
 #include <mach/mach.h>
 
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <mutex>
@@ -132,17 +133,28 @@ bool any_right_disposition(mach_msg_type_name_t d) {
   return d >= MACH_MSG_TYPE_MOVE_RECEIVE && d <= MACH_MSG_TYPE_MAKE_SEND_ONCE;
 }
 
-// True if [addr, addr+len) is mapped in this process: the emulator's stand-in for a failing
-// copyin (MACH_SEND_INVALID_MEMORY / MACH_SEND_INVALID_DATA).
-bool user_range_mapped(const void* addr, std::size_t len) {
-  if (len == 0) return true;
-  if (addr == nullptr) return false;
-  const std::size_t ps = page_size();
-  auto a = reinterpret_cast<std::uintptr_t>(addr);
-  std::uintptr_t start = a & ~(ps - 1);
-  std::uintptr_t end = (a + len + ps - 1) & ~(ps - 1);
-  if (end <= start) return false;
-  std::size_t pages = (end - start) / ps;
+// User memory. A copy-in or copy-out that would fault in XNU fails the call
+// (MACH_SEND_INVALID_DATA / _INVALID_MEMORY, MACH_RCV_INVALID_DATA); here "would fault" means
+// "not mapped", which only mincore() can tell, at the price of a system call. So each thread
+// keeps a few page ranges mincore() found mapped, valid while no mapping has been removed
+// since: vm.cpp counts every munmap() / mremap() made through libc's symbols (it interposes
+// them, which covers the program's own calls and the emulator's vm_deallocate and OOL
+// deallocation) in unmap_generation(). A range is remembered with the generation read before
+// mincore(), so an unmap racing the check makes it stale at once.
+// LIMIT: unmaps inside libc itself (free() of a large block, heap trimming, a thread's stack at
+// exit), shmdt() and raw system calls are not seen: a buffer used after it was freed that way
+// may then crash here instead of failing with *_INVALID_DATA. Using freed memory is undefined
+// on macOS as well.
+struct mapped_range {
+  std::uintptr_t start = 0, end = 0;  // whole pages
+  std::uint64_t generation = 0;
+};
+constexpr std::size_t mapped_cache_size = 8;
+thread_local std::array<mapped_range, mapped_cache_size> tls_mapped;
+thread_local std::size_t tls_mapped_next = 0;
+
+bool pages_mapped(std::uintptr_t start, std::uintptr_t end) {
+  const std::size_t pages = (end - start) / page_size();
   unsigned char small[256];
   std::vector<unsigned char> big;
   unsigned char* vec = small;
@@ -151,6 +163,24 @@ bool user_range_mapped(const void* addr, std::size_t len) {
     vec = big.data();
   }
   return ::mincore(reinterpret_cast<void*>(start), end - start, vec) == 0;
+}
+
+// True if [addr, addr+len) is mapped in this process.
+bool user_range_mapped(const void* addr, std::size_t len) {
+  if (len == 0) return true;
+  if (addr == nullptr) return false;
+  const std::size_t ps = page_size();
+  const auto a = reinterpret_cast<std::uintptr_t>(addr);
+  const std::uintptr_t start = a & ~(ps - 1);
+  const std::uintptr_t end = (a + len + ps - 1) & ~(ps - 1);
+  if (end <= start) return false;
+  const std::uint64_t generation = unmap_generation();
+  for (const mapped_range& r : tls_mapped)
+    if (r.generation == generation && r.start <= start && end <= r.end) return true;
+  if (!pages_mapped(start, end)) return false;
+  tls_mapped[tls_mapped_next] = mapped_range{start, end, generation};
+  tls_mapped_next = (tls_mapped_next + 1) % mapped_cache_size;
+  return true;
 }
 
 // vm_deallocate semantics for the sender's range: whole pages covering it.
@@ -598,23 +628,23 @@ void post_locked(kmsg_ptr m) {
     return;
   }
   const bool was_empty = p->messages.empty();
-  if (was_empty) p->nonempty_stamp = ++g_nonempty_stamp;
   p->messages.push_back(std::move(m));
+  if (was_empty) {
+    p->nonempty_stamp = ++g_nonempty_stamp;
+    set_prepost_locked(p);
+  }
   notify_enqueued_locked(p, was_empty);
 }
 
-// The port holding the message a receive on obj would take (sets: oldest non-empty member).
+// The port holding the message a receive on obj would take (sets: the member first on the
+// prepost list, i.e. non-empty for longest or not received from through a set for longest).
 port* first_port_locked(ipc_object* obj) {
   if (obj->object_kind == ipc_object::kind::port) {
     port* p = static_cast<port*>(obj);
     return p->messages.empty() ? nullptr : p;
   }
-  port* best = nullptr;
-  for (port* m : static_cast<pset*>(obj)->members) {
-    if (!m->active || m->messages.empty()) continue;
-    if (!best || m->nonempty_stamp < best->nonempty_stamp) best = m;
-  }
-  return best;
+  const auto& preposts = static_cast<pset*>(obj)->preposts;
+  return preposts.empty() ? nullptr : preposts.begin()->second;
 }
 
 // ipc_mqueue_select_on_thread: takes (or, for MACH_RCV_LARGE, only measures) the first message.
@@ -624,12 +654,17 @@ void select_locked(port* p, bool via_set, mach_msg_option_t option, mach_msg_siz
   r.msize = kmsg_user_size(head);
   r.receiver_name = p->receiver_name;
   r.done = true;
-  if (via_set) p->nonempty_stamp = ++g_nonempty_stamp;  // back of the set's prepost list
+  if (via_set) {  // to the back of its sets' prepost lists
+    set_unprepost_locked(p);
+    p->nonempty_stamp = ++g_nonempty_stamp;
+    set_prepost_locked(p);
+  }
   const bool large = too_large(r.msize, option, rcv_size);
   r.state = large ? MACH_RCV_TOO_LARGE : MACH_MSG_SUCCESS;
   if (large && (option & MACH_RCV_LARGE)) return;
   r.msg = std::move(p->messages.front());
   p->messages.pop_front();
+  if (p->messages.empty()) set_unprepost_locked(p);
   r.from = r.msg->dest.p;
   r.seqno = p->seqno++;
   r.context = p->context;
@@ -839,10 +874,12 @@ const audit_token_t kernel_audit{{0, 0, 0, 0, 0, 0, 0, 0}};
 mach_msg_return_t put_to_user(std::uint8_t* buf, mach_msg_size_t rcv_size,
                               const std::vector<std::uint8_t>& image, const std::uint8_t* trailer,
                               mach_msg_size_t tsize, mach_msg_size_t* copied) {
-  if (image.size() > rcv_size || !user_range_mapped(buf, image.size())) return MACH_RCV_INVALID_DATA;
-  std::memcpy(buf, image.data(), image.size());
+  if (image.size() > rcv_size) return MACH_RCV_INVALID_DATA;
   const mach_msg_size_t room = rcv_size - static_cast<mach_msg_size_t>(image.size());
   const mach_msg_size_t tcopy = std::min(room, tsize);
+  // One copy-out of message and trailer: it fails as a whole.
+  if (!user_range_mapped(buf, image.size() + tcopy)) return MACH_RCV_INVALID_DATA;
+  std::memcpy(buf, image.data(), image.size());
   if (tcopy) std::memcpy(buf + image.size(), trailer, tcopy);
   if (copied) *copied = static_cast<mach_msg_size_t>(image.size()) + tcopy;
   return MACH_MSG_SUCCESS;
@@ -1135,6 +1172,7 @@ void mqueue_port_dead_locked(port* p) {
   p->full_waiters.clear();  // their owners see !active and destroy their message
   p->senders.notify_all();
   ipc_object_changed_locked(p);
+  if (!p->messages.empty()) set_unprepost_locked(p);
   std::deque<kmsg_ptr> msgs;
   msgs.swap(p->messages);
   while (!msgs.empty()) {
@@ -1142,6 +1180,14 @@ void mqueue_port_dead_locked(port* p) {
     msgs.pop_front();
     destroy_kmsg_locked(std::move(m));
   }
+}
+
+void set_prepost_locked(port* p) {
+  for (pset* s : p->sets) s->preposts.emplace(p->nonempty_stamp, p);
+}
+
+void set_unprepost_locked(port* p) {
+  for (pset* s : p->sets) s->preposts.erase(p->nonempty_stamp);
 }
 
 mach_port_msgcount_t mqueue_count_locked(const port* p) {

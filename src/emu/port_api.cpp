@@ -32,6 +32,19 @@ kern_return_t translate_receive(space* s, mach_port_name_t name, port** out,
   return translate_receive(s, name, out);
 }
 
+// The body of a routine acting on one receive right: enters the kernel as `call`, finds the
+// receive right `name` (NULL / DEAD fail with `null_or_dead`), then runs f(port&).
+template <class F>
+kern_return_t with_receive_right(kcall call, mach_port_t task, mach_port_name_t name,
+                                 kern_return_t null_or_dead, F&& f) {
+  const kernel_entry k(call);
+  space* const s = k.space_of(task);
+  if (!s) return MACH_SEND_INVALID_DEST;
+  port* p = nullptr;
+  const kern_return_t kr = translate_receive(s, name, &p, null_or_dead);
+  return kr == KERN_SUCCESS ? f(*p) : kr;
+}
+
 kern_return_t translate_pset(space* s, mach_port_name_t name, pset** out) {
   if (is_reserved_name(name)) return KERN_INVALID_RIGHT;
   entry* e = lookup_entry_locked(s, name);
@@ -115,17 +128,10 @@ void set_dead_urefs(space* s, mach_port_name_t name, entry& e, mach_port_urefs_t
   else e.urefs = u;
 }
 
-// Drops the SEND right of `name` (urefs reached 0).
+// Drops the SEND right of `name` (urefs reached 0): no-senders may fire, then port-deleted.
 void drop_send_right(space* s, mach_port_name_t name, entry& e) {
-  port_ref p = e.p;
   kright deleted;
-  if (e.type & MACH_PORT_TYPE_RECEIVE) {
-    e.type &= ~MACH_PORT_TYPE_SEND;
-    e.urefs = 0;
-  } else {
-    cancel_request_locked(s, name, e, &deleted);
-    free_name_locked(s, name);
-  }
+  const port_ref p = take_last_send_right_locked(s, name, e, &deleted);
   release_send_locked(p.get());
   if (deleted.p) port_deleted_notify_locked(std::move(deleted), name);
 }
@@ -182,12 +188,8 @@ kern_return_t destroy_name_locked(space* s, mach_port_name_t name, bool check_gu
   }
   if (e.type & MACH_PORT_TYPE_RECEIVE) {
     port_ref p = e.p;
-    if (e.type & MACH_PORT_TYPE_SEND) {
-      // The send right goes first, so a last-send no-senders is emitted before the death.
-      e.type &= ~MACH_PORT_TYPE_SEND;
-      e.urefs = 0;
-      release_send_locked(p.get());
-    }
+    // The send right goes first, so a last-send no-senders is emitted before the death.
+    if (e.type & MACH_PORT_TYPE_SEND) drop_send_right(s, name, e);
     kright deleted;
     cancel_request_locked(s, name, e, &deleted);
     free_name_locked(s, name);
@@ -315,7 +317,8 @@ kern_return_t mach_port_names(ipc_space_t task, mach_port_name_array_t* names,
   space* const s = k.space_of(task);
   if (!s) return MACH_SEND_INVALID_DEST;
   std::vector<std::pair<mach_port_name_t, mach_port_type_t>> all;
-  for (auto& [n, e] : s->entries) {
+  for (mach_port_name_t n : sorted_names_locked(s)) {
+    entry& e = s->entries.at(n);
     check_dead_locked(s, n, e);
     all.emplace_back(n, e.type | (e.has_request ? MACH_PORT_TYPE_DNREQUEST : 0));
   }
@@ -429,7 +432,7 @@ kern_return_t mach_port_mod_refs(ipc_space_t task, mach_port_name_t name, mach_p
       return KERN_SUCCESS;
     }
     default:
-      return KERN_INVALID_RIGHT;  // LABELH
+      return KERN_INVALID_RIGHT;  // MACH_PORT_RIGHT_LABELH
   }
 }
 
@@ -521,120 +524,92 @@ kern_return_t mach_port_destruct(ipc_space_t task, mach_port_name_t name, mach_p
 
 kern_return_t mach_port_guard(ipc_space_t task, mach_port_name_t name, mach_port_context_t guard,
                               boolean_t strict) {
-  const kernel_entry k(kcall::mach_port_guard);
-  space* const s = k.space_of(task);
-  if (!s) return MACH_SEND_INVALID_DEST;
-  port* p = nullptr;
-  kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_NAME);
-  if (kr != KERN_SUCCESS) return kr;
-  if (p->context != 0) return KERN_INVALID_ARGUMENT;  // mach_port_guard_locked checks only this
-  p->guarded = true;
-  p->context = guard;
-  p->strict_guard = strict != 0;
-  return KERN_SUCCESS;
+  return with_receive_right(kcall::mach_port_guard, task, name, KERN_INVALID_NAME, [&](port& p) {
+    if (p.context != 0) return KERN_INVALID_ARGUMENT;  // mach_port_guard_locked checks only this
+    p.guarded = true;
+    p.context = guard;
+    p.strict_guard = strict != 0;
+    return KERN_SUCCESS;
+  });
 }
 
 kern_return_t mach_port_guard_with_flags(ipc_space_t task, mach_port_name_t name,
                                          mach_port_context_t guard, uint64_t flags) {
-  const kernel_entry k(kcall::mach_port_guard_with_flags);
-  space* const s = k.space_of(task);
-  if (!s) return MACH_SEND_INVALID_DEST;
-  port* p = nullptr;  // unknown flag bits are ignored, as in XNU
-  kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_NAME);
-  if (kr != KERN_SUCCESS) return kr;
-  if (p->context != 0) return KERN_INVALID_ARGUMENT;
-  p->guarded = true;
-  p->context = guard;
-  p->strict_guard = (flags & MPG_STRICT) != 0;
-  if (flags & MPG_IMMOVABLE_RECEIVE) p->immovable_receive = true;
-  return KERN_SUCCESS;
+  return with_receive_right(
+      kcall::mach_port_guard_with_flags, task, name, KERN_INVALID_NAME, [&](port& p) {
+        if (p.context != 0) return KERN_INVALID_ARGUMENT;
+        p.guarded = true;
+        p.context = guard;
+        // Unknown flag bits are ignored, as in XNU.
+        p.strict_guard = (flags & MPG_STRICT) != 0;
+        if (flags & MPG_IMMOVABLE_RECEIVE) p.immovable_receive = true;
+        return KERN_SUCCESS;
+      });
 }
 
 kern_return_t mach_port_unguard(ipc_space_t task, mach_port_name_t name, mach_port_context_t guard) {
-  const kernel_entry k(kcall::mach_port_unguard);
-  space* const s = k.space_of(task);
-  if (!s) return MACH_SEND_INVALID_DEST;
-  port* p = nullptr;
-  kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_NAME);
-  if (kr != KERN_SUCCESS) return kr;
-  if (!p->guarded || p->context != guard) return KERN_INVALID_ARGUMENT;  // + EXC_GUARD
-  p->guarded = false;
-  p->strict_guard = false;
-  p->context = 0;
-  return KERN_SUCCESS;  // immovable_receive is sticky
+  return with_receive_right(kcall::mach_port_unguard, task, name, KERN_INVALID_NAME, [&](port& p) {
+    if (!p.guarded || p.context != guard) return KERN_INVALID_ARGUMENT;  // + EXC_GUARD
+    p.guarded = false;
+    p.strict_guard = false;
+    p.context = 0;
+    return KERN_SUCCESS;  // immovable_receive is sticky
+  });
 }
 
 kern_return_t mach_port_swap_guard(ipc_space_t task, mach_port_name_t name,
                                    mach_port_context_t old_guard, mach_port_context_t new_guard) {
-  const kernel_entry k(kcall::mach_port_swap_guard);
-  space* const s = k.space_of(task);
-  if (!s) return MACH_SEND_INVALID_DEST;
-  port* p = nullptr;
-  kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_NAME);
-  if (kr != KERN_SUCCESS) return kr;
-  if (!p->guarded || p->strict_guard || p->context != old_guard) return KERN_INVALID_ARGUMENT;
-  p->context = new_guard;
-  return KERN_SUCCESS;
+  return with_receive_right(
+      kcall::mach_port_swap_guard, task, name, KERN_INVALID_NAME, [&](port& p) {
+        if (!p.guarded || p.strict_guard || p.context != old_guard) return KERN_INVALID_ARGUMENT;
+        p.context = new_guard;
+        return KERN_SUCCESS;
+      });
 }
 
 kern_return_t mach_port_get_context(ipc_space_read_t task, mach_port_name_t name,
                                     mach_port_context_t* context) {
-  const kernel_entry k(kcall::mach_port_get_context);
-  space* const s = k.space_of(task);
-  if (!s) return MACH_SEND_INVALID_DEST;
-  port* p = nullptr;
-  kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_RIGHT);
-  if (kr != KERN_SUCCESS) return kr;
-  *context = p->strict_guard ? 0 : p->context;  // a strict guard is never revealed
-  return KERN_SUCCESS;
+  return with_receive_right(
+      kcall::mach_port_get_context, task, name, KERN_INVALID_RIGHT, [&](port& p) {
+        *context = p.strict_guard ? 0 : p.context;  // a strict guard is never revealed
+        return KERN_SUCCESS;
+      });
 }
 
 kern_return_t mach_port_set_context(ipc_space_t task, mach_port_name_t name,
                                     mach_port_context_t context) {
-  const kernel_entry k(kcall::mach_port_set_context);
-  space* const s = k.space_of(task);
-  if (!s) return MACH_SEND_INVALID_DEST;
-  port* p = nullptr;
-  kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_RIGHT);
-  if (kr != KERN_SUCCESS) return kr;
-  if (p->strict_guard) return KERN_INVALID_ARGUMENT;  // + kGUARD_EXC_SET_CONTEXT
-  p->context = context;
-  return KERN_SUCCESS;
+  return with_receive_right(
+      kcall::mach_port_set_context, task, name, KERN_INVALID_RIGHT, [&](port& p) {
+        if (p.strict_guard) return KERN_INVALID_ARGUMENT;  // + kGUARD_EXC_SET_CONTEXT
+        p.context = context;
+        return KERN_SUCCESS;
+      });
 }
 
 kern_return_t mach_port_set_mscount(ipc_space_t task, mach_port_name_t name,
                                     mach_port_mscount_t mscount) {
-  const kernel_entry k(kcall::mach_port_set_mscount);
-  space* const s = k.space_of(task);
-  if (!s) return MACH_SEND_INVALID_DEST;
-  port* p = nullptr;
-  kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_RIGHT);
-  if (kr != KERN_SUCCESS) return kr;
-  p->mscount = mscount;
-  return KERN_SUCCESS;
+  return with_receive_right(
+      kcall::mach_port_set_mscount, task, name, KERN_INVALID_RIGHT, [&](port& p) {
+        p.mscount = mscount;
+        return KERN_SUCCESS;
+      });
 }
 
 kern_return_t mach_port_set_seqno(ipc_space_t task, mach_port_name_t name, mach_port_seqno_t seqno) {
-  const kernel_entry k(kcall::mach_port_set_seqno);
-  space* const s = k.space_of(task);
-  if (!s) return MACH_SEND_INVALID_DEST;
-  port* p = nullptr;
-  kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_RIGHT);
-  if (kr != KERN_SUCCESS) return kr;
-  p->seqno = seqno;
-  return KERN_SUCCESS;
+  return with_receive_right(
+      kcall::mach_port_set_seqno, task, name, KERN_INVALID_RIGHT, [&](port& p) {
+        p.seqno = seqno;
+        return KERN_SUCCESS;
+      });
 }
 
 kern_return_t mach_port_get_srights(ipc_space_t task, mach_port_name_t name,
                                     mach_port_rights_t* srights) {
-  const kernel_entry k(kcall::mach_port_get_srights);
-  space* const s = k.space_of(task);
-  if (!s) return MACH_SEND_INVALID_DEST;
-  port* p = nullptr;
-  kern_return_t kr = translate_receive(s, name, &p, KERN_INVALID_RIGHT);
-  if (kr != KERN_SUCCESS) return kr;
-  *srights = p->srights;
-  return KERN_SUCCESS;
+  return with_receive_right(
+      kcall::mach_port_get_srights, task, name, KERN_INVALID_RIGHT, [&](port& p) {
+        *srights = p.srights;
+        return KERN_SUCCESS;
+      });
 }
 
 kern_return_t mach_port_get_attributes(ipc_space_read_t task, mach_port_name_t name,

@@ -140,6 +140,18 @@ void cancel_request_locked(space* s, mach_port_name_t name, entry& e, kright* ou
   }
 }
 
+port_ref take_last_send_right_locked(space* s, mach_port_name_t name, entry& e, kright* deleted) {
+  port_ref p = e.p;
+  if (e.type & MACH_PORT_TYPE_RECEIVE) {
+    e.type &= ~MACH_PORT_TYPE_SEND;
+    e.urefs = 0;
+  } else {
+    cancel_request_locked(s, name, e, deleted);
+    free_name_locked(s, name);
+  }
+  return p;
+}
+
 // ---- kqueue seam --------------------------------------------------------------------------
 
 namespace {
@@ -202,6 +214,7 @@ void notify_dequeued_locked(port* p) {
 void add_to_set_locked(port* p, pset* ps) {
   p->sets.push_back(ps);
   ps->members.push_back(p);
+  if (!p->messages.empty()) ps->preposts.emplace(p->nonempty_stamp, p);
   auto sc = ps->knotes;
   for (knote* kn : sc) knote_queue_changed_locked(kn, !p->messages.empty());
   if (!p->messages.empty()) ps->receivers.notify_all();
@@ -210,6 +223,7 @@ void add_to_set_locked(port* p, pset* ps) {
 void remove_from_set_locked(port* p, pset* ps) {
   p->sets.erase(std::remove(p->sets.begin(), p->sets.end(), ps), p->sets.end());
   ps->members.erase(std::remove(ps->members.begin(), ps->members.end(), p), ps->members.end());
+  if (!p->messages.empty()) ps->preposts.erase(p->nonempty_stamp);
   auto sc = ps->knotes;
   for (knote* kn : sc) knote_queue_changed_locked(kn, false);
 }
@@ -225,6 +239,7 @@ void destroy_pset_by_name_locked(space* s, mach_port_name_t name) {
     p->sets.erase(std::remove(p->sets.begin(), p->sets.end(), ps.get()), p->sets.end());
   }
   ps->members.clear();
+  ps->preposts.clear();
   ipc_object_changed_locked(ps.get());
   vanish_knotes_locked(ps.get());
 }
@@ -335,6 +350,18 @@ void consume_dead_uref(space* s, mach_port_name_t name, entry& e) {
   else if (e.urefs < 0xFFFF) --e.urefs;
 }
 
+// A dead name copied in where one may travel (it arrives as MACH_PORT_DEAD): a COPY_SEND
+// leaves its urefs, a move takes one.
+kern_return_t copyin_dead_name(space* s, mach_port_name_t name, entry& e, mach_msg_type_name_t type,
+                               bool move, bool deadok, bool dry, kright* out) {
+  if (!deadok) return KERN_INVALID_RIGHT;
+  if (!dry) {
+    if (move) consume_dead_uref(s, name, e);
+    *out = kright{nullptr, type, true};
+  }
+  return KERN_SUCCESS;
+}
+
 kern_return_t copyin_impl(space* s, mach_port_name_t name, mach_msg_type_name_t disp, kright* out,
                           copyin_reason why, const guard_check* guard, bool dry) {
   if (is_reserved_name(name)) return KERN_INVALID_RIGHT;  // kernel objects are not emulated
@@ -379,11 +406,8 @@ kern_return_t copyin_impl(space* s, mach_port_name_t name, mach_msg_type_name_t 
     case MACH_MSG_TYPE_COPY_SEND: {
       if (!(e.type & (MACH_PORT_TYPE_DEAD_NAME | MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_SEND_ONCE)))
         return KERN_INVALID_RIGHT;
-      if (check_dead_locked(s, name, e)) {
-        if (!deadok) return KERN_INVALID_RIGHT;
-        if (!dry) *out = kright{nullptr, MACH_MSG_TYPE_PORT_SEND, true};
-        return KERN_SUCCESS;
-      }
+      if (check_dead_locked(s, name, e))
+        return copyin_dead_name(s, name, e, MACH_MSG_TYPE_PORT_SEND, false, deadok, dry, out);
       if (!(e.type & MACH_PORT_TYPE_SEND)) return KERN_INVALID_RIGHT;
       if (!dry) {
         ++e.p->srights;
@@ -394,31 +418,19 @@ kern_return_t copyin_impl(space* s, mach_port_name_t name, mach_msg_type_name_t 
     case MACH_MSG_TYPE_MOVE_SEND: {
       if (!(e.type & (MACH_PORT_TYPE_DEAD_NAME | MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_SEND_ONCE)))
         return KERN_INVALID_RIGHT;
-      if (check_dead_locked(s, name, e)) {
-        if (!deadok) return KERN_INVALID_RIGHT;
-        if (!dry) {
-          consume_dead_uref(s, name, e);
-          *out = kright{nullptr, MACH_MSG_TYPE_PORT_SEND, true};
-        }
-        return KERN_SUCCESS;
-      }
+      if (check_dead_locked(s, name, e))
+        return copyin_dead_name(s, name, e, MACH_MSG_TYPE_PORT_SEND, true, deadok, dry, out);
       if (!(e.type & MACH_PORT_TYPE_SEND)) return KERN_INVALID_RIGHT;
       if (dry) return KERN_SUCCESS;
-      port_ref p = e.p;
       kright deleted;
       if (e.urefs == 1) {
-        if (e.type & MACH_PORT_TYPE_RECEIVE) {
-          e.type &= ~MACH_PORT_TYPE_SEND;
-          e.urefs = 0;
-        } else {
-          cancel_request_locked(s, name, e, &deleted);
-          free_name_locked(s, name);
-        }
+        *out = kright{take_last_send_right_locked(s, name, e, &deleted), MACH_MSG_TYPE_PORT_SEND,
+                      false};
       } else {
-        ++p->srights;  // the entry keeps its right; the message gets another
+        ++e.p->srights;  // the entry keeps its right; the message gets another
         if (e.urefs < 0xFFFF) --e.urefs;
+        *out = kright{e.p, MACH_MSG_TYPE_PORT_SEND, false};
       }
-      *out = kright{p, MACH_MSG_TYPE_PORT_SEND, false};
       if (deleted.p) port_deleted_notify_locked(std::move(deleted), name);
       return KERN_SUCCESS;
     }
@@ -429,14 +441,8 @@ kern_return_t copyin_impl(space* s, mach_port_name_t name, mach_msg_type_name_t 
       // the message is then silently destroyed.
       const bool dest_quirk = why == copyin_reason::dest && (e.type & MACH_PORT_TYPE_SEND_ONCE) &&
                               e.p && !e.p->active && !e.has_request;
-      if (!dest_quirk && check_dead_locked(s, name, e)) {
-        if (!deadok) return KERN_INVALID_RIGHT;
-        if (!dry) {
-          consume_dead_uref(s, name, e);
-          *out = kright{nullptr, MACH_MSG_TYPE_PORT_SEND_ONCE, true};
-        }
-        return KERN_SUCCESS;
-      }
+      if (!dest_quirk && check_dead_locked(s, name, e))
+        return copyin_dead_name(s, name, e, MACH_MSG_TYPE_PORT_SEND_ONCE, true, deadok, dry, out);
       if (!(e.type & MACH_PORT_TYPE_SEND_ONCE)) return KERN_INVALID_RIGHT;
       if (dry) return KERN_SUCCESS;
       port_ref p = e.p;
@@ -629,11 +635,15 @@ void terminate_space_locked(space* s) {
   // ipc_space_terminate: receive rights first (fewer notifications into this space), then
   // everything else, each in table (name) order, as on process exit.
   s->active = false;  // nothing may be copied out into the space from now on
-  std::vector<mach_port_name_t> names;
-  for (auto& [n, e] : s->entries)
-    if (e.type & MACH_PORT_TYPE_RECEIVE) names.push_back(n);
+  const std::vector<mach_port_name_t> names = sorted_names_locked(s);
+  std::vector<mach_port_name_t> receives;
+  for (mach_port_name_t n : names)
+    if (s->entries.at(n).type & MACH_PORT_TYPE_RECEIVE) receives.push_back(n);
+  for (mach_port_name_t n : receives)
+    if (lookup_entry_locked(s, n)) destroy_name_locked(s, n, false);
   for (mach_port_name_t n : names)
     if (lookup_entry_locked(s, n)) destroy_name_locked(s, n, false);
+  // Nothing is copied out into an inactive space, so no name can have appeared meanwhile.
   while (!s->entries.empty()) destroy_name_locked(s, s->entries.begin()->first, false);
 }
 

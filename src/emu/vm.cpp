@@ -3,10 +3,31 @@
 #include <mach/mach.h>
 #include <mach/mach_vm.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdarg>
 
 #include "internal.hpp"
 
+namespace {
+std::atomic<std::uint64_t> g_unmap_generation{0};
+
+// Counted after the mapping is gone: a check that read the old value may still trust a range
+// that is being unmapped concurrently (a race the caller made), but no check started later does.
+void count_unmap() { g_unmap_generation.fetch_add(1, std::memory_order_release); }
+}  // namespace
+
+// A sanitizer runtime linked into the program intercepts munmap itself; call through it so
+// it sees the unmap too (it then calls libc's).
+extern "C" int __interceptor_munmap(void* addr, size_t len) __attribute__((weak));
+extern "C" void* __interceptor_mremap(void* old_address, size_t old_size, size_t new_size,
+                                      int flags, ...) __attribute__((weak));
+
 namespace machport_emu::detail {
+
+std::uint64_t unmap_generation() { return g_unmap_generation.load(std::memory_order_acquire); }
 
 void* vm_alloc_locked(std::size_t size) {
   if (size == 0) return nullptr;
@@ -96,3 +117,31 @@ kern_return_t mach_vm_deallocate(vm_map_t target, mach_vm_address_t address, mac
 }
 
 }  // extern "C"
+
+// ---- munmap / mremap: every removal of a mapping made through libc's symbols is counted for
+// mach_msg's user-memory checks (unmap_generation). These replace the libc symbols for the
+// whole program, like close() in kqueue.cpp; unmaps from inside libc are not seen.
+
+extern "C" int munmap(void* addr, size_t len) noexcept {
+  const int r = __interceptor_munmap ? __interceptor_munmap(addr, len)
+                                     : static_cast<int>(::syscall(SYS_munmap, addr, len));
+  count_unmap();
+  return r;
+}
+
+extern "C" void* mremap(void* old_address, size_t old_size, size_t new_size, int flags,
+                        ...) noexcept {
+  void* new_address = nullptr;
+  if (flags & MREMAP_FIXED) {
+    va_list ap;
+    va_start(ap, flags);
+    new_address = va_arg(ap, void*);
+    va_end(ap);
+  }
+  void* r = __interceptor_mremap
+                ? __interceptor_mremap(old_address, old_size, new_size, flags, new_address)
+                : reinterpret_cast<void*>(
+                      ::syscall(SYS_mremap, old_address, old_size, new_size, flags, new_address));
+  count_unmap();
+  return r;
+}

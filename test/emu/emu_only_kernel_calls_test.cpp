@@ -107,6 +107,14 @@ BOOST_AUTO_TEST_CASE(user_space_helpers_make_no_call) {
              }) == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(self_ports) {
+  // mach_task_self() reads a variable; mach_host_self() and mach_thread_self() are traps.
+  BOOST_TEST(calls_during([] { (void)mach_task_self(); }) == 0u);
+  BOOST_TEST(calls_during([] { (void)mach_host_self(); }) == 1u);
+  BOOST_TEST(calls_during([] { (void)mach_thread_self(); }) == 1u);
+  BOOST_TEST(calls_during([] { (void)task_self_trap(); }) == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(mach_msg_destroy_counts_the_calls_it_makes) {
   // A received message holding one moved send right: destroying it is one mach_port_deallocate.
   const mach_port_name_t port = make_port_with_send();

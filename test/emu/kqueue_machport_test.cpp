@@ -10,6 +10,7 @@
 #include <cstring>
 #include <latch>
 #include <thread>
+#include <vector>
 
 using namespace machport_test;
 using namespace kq_test;
@@ -1017,6 +1018,62 @@ BOOST_FIXTURE_TEST_CASE(set_membership_changes, leak_check) {
   BOOST_TEST(mach_port_extract_member(self(), port, pset) == KERN_SUCCESS);
   BOOST_TEST(wait_events64(kq.get(), &ev, 1, &poll_ts) == 0);
   drain(port, 1);
+  BOOST_TEST(mach_port_destruct(self(), port, -1, 0) == KERN_SUCCESS);
+  BOOST_TEST(mach_port_mod_refs(self(), pset, MACH_PORT_RIGHT_PORT_SET, -1) == KERN_SUCCESS);
+}
+
+// A knote on a set with many idle members reports the busy one, message after message, and
+// stops when the busy member leaves the set with a message still queued.
+BOOST_FIXTURE_TEST_CASE(set_knote_with_many_idle_members, leak_check) {
+  mach_port_name_t pset = make_pset();
+  std::vector<mach_port_name_t> idle(1000);
+  for (auto& p : idle) {
+    p = make_receive();
+    BOOST_TEST_REQUIRE(mach_port_insert_member(self(), p, pset) == KERN_SUCCESS);
+  }
+  mach_port_name_t busy = make_port_with_send();
+  BOOST_TEST(mach_port_insert_member(self(), busy, pset) == KERN_SUCCESS);
+  kq_fd kq;
+  raw_msg<256> buf;
+  BOOST_TEST(apply64(kq.get(), {mp_kev64(pset, EV_ADD | EV_CLEAR, MACH_RCV_MSG,
+                                         reinterpret_cast<std::uintptr_t>(buf.bytes),
+                                         raw_msg<256>::size)}) == 0);
+  struct kevent64_s ev {};
+  BOOST_TEST(wait_events64(kq.get(), &ev, 1, &poll_ts) == 0);
+  for (int i = 0; i < 3; ++i) {
+    send_to(busy, 0x300 + i);
+    ev = {};
+    BOOST_TEST_REQUIRE(wait_events64(kq.get(), &ev, 1, &poll_ts) == 1);
+    BOOST_TEST(ev.ident == pset);
+    BOOST_TEST(ev.fflags == static_cast<std::uint32_t>(MACH_MSG_SUCCESS));
+    BOOST_TEST(buf.header()->msgh_id == 0x300 + i);
+    BOOST_TEST(buf.header()->msgh_local_port == busy);
+    BOOST_TEST(wait_events64(kq.get(), &ev, 1, &poll_ts) == 0);
+  }
+  send_to(busy, 0x400);
+  BOOST_TEST(mach_port_extract_member(self(), busy, pset) == KERN_SUCCESS);
+  BOOST_TEST(wait_events64(kq.get(), &ev, 1, &poll_ts) == 0);
+  drain(busy, 1);
+  BOOST_TEST(apply64(kq.get(), {mp_kev64(pset, EV_DELETE)}) == 0);
+  for (auto p : idle) destroy_port(p);
+  BOOST_TEST(mach_port_destruct(self(), busy, -1, 0) == KERN_SUCCESS);
+  BOOST_TEST(mach_port_mod_refs(self(), pset, MACH_PORT_RIGHT_PORT_SET, -1) == KERN_SUCCESS);
+}
+
+// A message taken from the member directly no longer makes the set's knote fire.
+BOOST_FIXTURE_TEST_CASE(set_knote_after_direct_receive_on_member, leak_check) {
+  mach_port_name_t port = make_port_with_send();
+  mach_port_name_t pset = make_pset();
+  BOOST_TEST(mach_port_insert_member(self(), port, pset) == KERN_SUCCESS);
+  kq_fd kq;
+  BOOST_TEST(apply64(kq.get(), {mp_kev64(pset, EV_ADD)}) == 0);  // level-triggered probe
+  send_to(port);
+  struct kevent64_s ev {};
+  BOOST_TEST(wait_events64(kq.get(), &ev, 1, &poll_ts) == 1);
+  BOOST_TEST(ev.data == static_cast<std::int64_t>(port));
+  drain(port, 1);
+  BOOST_TEST(wait_events64(kq.get(), &ev, 1, &poll_ts) == 0);
+  BOOST_TEST(apply64(kq.get(), {mp_kev64(pset, EV_DELETE)}) == 0);
   BOOST_TEST(mach_port_destruct(self(), port, -1, 0) == KERN_SUCCESS);
   BOOST_TEST(mach_port_mod_refs(self(), pset, MACH_PORT_RIGHT_PORT_SET, -1) == KERN_SUCCESS);
 }

@@ -2,6 +2,8 @@
 #include <support/leak_check.hpp>
 #include <support/mach_util.hpp>
 
+#include <vector>
+
 using namespace machport_test;
 
 namespace {
@@ -140,6 +142,100 @@ BOOST_FIXTURE_TEST_CASE(queued_message_visible_after_joining_set, leak_check) {
   receive_and_destroy(a);
   BOOST_TEST(port_destroy(s) == KERN_SUCCESS);
   BOOST_TEST(mach_port_destruct(self(), a, -1, 0) == KERN_SUCCESS);
+}
+
+// A receive on a set finds the one busy member among many idle ones, message after message.
+BOOST_FIXTURE_TEST_CASE(one_busy_member_among_many_idle, leak_check) {
+  mach_port_name_t s = make_pset();
+  std::vector<mach_port_name_t> idle(1000);
+  for (auto& p : idle) {
+    p = make_receive();
+    BOOST_TEST_REQUIRE(mach_port_insert_member(self(), p, s) == KERN_SUCCESS);
+  }
+  mach_port_name_t busy = make_port_with_send();
+  BOOST_TEST(mach_port_insert_member(self(), busy, s) == KERN_SUCCESS);
+  for (mach_msg_id_t id = 1; id <= 3; ++id)
+    BOOST_TEST(send_header(busy, MACH_MSG_TYPE_COPY_SEND, MACH_PORT_NULL, 0, id) == MACH_MSG_SUCCESS);
+  raw_msg<> m;
+  for (mach_msg_id_t id = 1; id <= 3; ++id) {
+    BOOST_TEST_REQUIRE(receive(s, m, 0, 0) == MACH_MSG_SUCCESS);
+    BOOST_TEST(m.header()->msgh_id == id);
+    BOOST_TEST(m.header()->msgh_local_port == busy);
+  }
+  BOOST_TEST(queue_empty(s));
+  for (auto p : idle) destroy_port(p);
+  BOOST_TEST(mach_port_destruct(self(), busy, -1, 0) == KERN_SUCCESS);
+  BOOST_TEST(port_destroy(s) == KERN_SUCCESS);
+}
+
+// A member with messages that leaves the set, or dies, is no longer received from through it;
+// the other members still are.
+BOOST_FIXTURE_TEST_CASE(member_leaving_or_dying_with_messages, leak_check) {
+  mach_port_name_t s = make_pset();
+  mach_port_name_t a = make_port_with_send();
+  mach_port_name_t b = make_port_with_send();
+  mach_port_name_t c = make_port_with_send();
+  for (auto p : {a, b, c}) BOOST_TEST(mach_port_insert_member(self(), p, s) == KERN_SUCCESS);
+  BOOST_TEST(send_header(a, MACH_MSG_TYPE_COPY_SEND, MACH_PORT_NULL, 0, 1) == MACH_MSG_SUCCESS);
+  BOOST_TEST(send_header(b, MACH_MSG_TYPE_COPY_SEND, MACH_PORT_NULL, 0, 2) == MACH_MSG_SUCCESS);
+  BOOST_TEST(send_header(c, MACH_MSG_TYPE_COPY_SEND, MACH_PORT_NULL, 0, 3) == MACH_MSG_SUCCESS);
+  BOOST_TEST(mach_port_extract_member(self(), a, s) == KERN_SUCCESS);
+  BOOST_TEST(mach_port_destruct(self(), b, -1, 0) == KERN_SUCCESS);  // its message dies with it
+  raw_msg<> m;
+  BOOST_TEST_REQUIRE(receive(s, m, 0, 0) == MACH_MSG_SUCCESS);
+  BOOST_TEST(m.header()->msgh_id == 3);
+  BOOST_TEST(m.header()->msgh_local_port == c);
+  BOOST_TEST(queue_empty(s));
+  // The member that left keeps its message; joining again makes it visible again.
+  BOOST_TEST(mach_port_insert_member(self(), a, s) == KERN_SUCCESS);
+  BOOST_TEST_REQUIRE(receive(s, m, 0, 0) == MACH_MSG_SUCCESS);
+  BOOST_TEST(m.header()->msgh_id == 1);
+  BOOST_TEST(queue_empty(s));
+  BOOST_TEST(mach_port_destruct(self(), a, -1, 0) == KERN_SUCCESS);
+  BOOST_TEST(mach_port_destruct(self(), c, -1, 0) == KERN_SUCCESS);
+  BOOST_TEST(port_destroy(s) == KERN_SUCCESS);
+}
+
+// A message taken by a receive on the member itself is gone from the set too; the next one
+// shows up there again.
+BOOST_FIXTURE_TEST_CASE(direct_receive_on_member_empties_the_set, leak_check) {
+  mach_port_name_t s = make_pset();
+  mach_port_name_t a = make_port_with_send();
+  BOOST_TEST(mach_port_insert_member(self(), a, s) == KERN_SUCCESS);
+  BOOST_TEST(send_header(a, MACH_MSG_TYPE_COPY_SEND, MACH_PORT_NULL, 0, 1) == MACH_MSG_SUCCESS);
+  BOOST_TEST(send_header(a, MACH_MSG_TYPE_COPY_SEND, MACH_PORT_NULL, 0, 2) == MACH_MSG_SUCCESS);
+  raw_msg<> m;
+  BOOST_TEST_REQUIRE(receive(a, m, 0, 0) == MACH_MSG_SUCCESS);
+  BOOST_TEST(m.header()->msgh_id == 1);
+  BOOST_TEST_REQUIRE(receive(s, m, 0, 0) == MACH_MSG_SUCCESS);  // the second one, via the set
+  BOOST_TEST(m.header()->msgh_id == 2);
+  BOOST_TEST(send_header(a, MACH_MSG_TYPE_COPY_SEND, MACH_PORT_NULL, 0, 3) == MACH_MSG_SUCCESS);
+  BOOST_TEST_REQUIRE(receive(a, m, 0, 0) == MACH_MSG_SUCCESS);
+  BOOST_TEST(m.header()->msgh_id == 3);
+  BOOST_TEST(receive(s, m, 0, 0) == MACH_RCV_TIMED_OUT);
+  BOOST_TEST(send_header(a, MACH_MSG_TYPE_COPY_SEND, MACH_PORT_NULL, 0, 4) == MACH_MSG_SUCCESS);
+  BOOST_TEST_REQUIRE(receive(s, m, 0, 0) == MACH_MSG_SUCCESS);
+  BOOST_TEST(m.header()->msgh_id == 4);
+  BOOST_TEST(mach_port_destruct(self(), a, -1, 0) == KERN_SUCCESS);
+  BOOST_TEST(port_destroy(s) == KERN_SUCCESS);
+}
+
+// A port in two sets: a receive through either takes the message from both.
+BOOST_FIXTURE_TEST_CASE(member_of_two_sets, leak_check) {
+  mach_port_name_t s1 = make_pset();
+  mach_port_name_t s2 = make_pset();
+  mach_port_name_t a = make_port_with_send();
+  BOOST_TEST(mach_port_insert_member(self(), a, s1) == KERN_SUCCESS);
+  BOOST_TEST(mach_port_insert_member(self(), a, s2) == KERN_SUCCESS);
+  BOOST_TEST(send_header(a, MACH_MSG_TYPE_COPY_SEND, MACH_PORT_NULL, 0, 1) == MACH_MSG_SUCCESS);
+  raw_msg<> m;
+  BOOST_TEST_REQUIRE(receive(s2, m, 0, 0) == MACH_MSG_SUCCESS);
+  BOOST_TEST(m.header()->msgh_id == 1);
+  BOOST_TEST(queue_empty(s1));
+  BOOST_TEST(queue_empty(s2));
+  BOOST_TEST(mach_port_destruct(self(), a, -1, 0) == KERN_SUCCESS);
+  BOOST_TEST(port_destroy(s1) == KERN_SUCCESS);
+  BOOST_TEST(port_destroy(s2) == KERN_SUCCESS);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -59,7 +59,8 @@ security_token_t task_security_token(task_id t);  // {euid, egid}
 
 // Kernel calls made as task `t` so far: every emulated routine that enters the kernel on macOS
 // (mach_msg and its spellings, each mach_port_* routine, vm_allocate / vm_deallocate,
-// task_info, task_get_special_port, mach_reply_port, kqueue / kevent) and each bootstrap call
+// task_info, task_get_special_port, mach_reply_port, the traps behind mach_host_self() and
+// mach_thread_self(), kqueue / kevent) and each bootstrap call
 // (one mach_msg round trip to launchd), failing ones included. User-space helpers
 // (mach_task_self, mach_error_string, mach_msg_destroy...) count only the kernel calls they
 // make. A terminated task keeps its count; an unknown id has made none.
