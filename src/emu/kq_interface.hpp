@@ -4,6 +4,7 @@
 
 #include <mach/message.h>
 
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 
@@ -11,6 +12,10 @@ namespace machport_emu::detail {
 
 // The one kernel lock. Defined by the IPC core.
 std::mutex& kernel_mutex();
+
+// Notified whenever a thread starts blocking in mach_msg (full queue, empty queue) or kevent;
+// what machport_emu::wait_until_blocked waits on. Defined by the IPC core.
+std::condition_variable& blocked_changed();
 
 struct ipc_object;  // a port (receive right) or a port set; defined by the core
 struct knote;       // one EVFILT_MACHPORT registration; defined by kqueue.cpp

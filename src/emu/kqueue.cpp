@@ -54,6 +54,7 @@
 #include "ipc.hpp"
 #include "kq_interface.hpp"
 #include "kqueue_fd.hpp"
+#include <machport_emu/task.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -138,6 +139,7 @@ struct kqueue_state {
   std::size_t nfd = 0;           // knotes of kind fd: waiters then poll() instead of cv
   std::size_t fd_rr = 0;         // round-robin start for scanning fd knotes
   std::vector<int> pollers;      // private eventfds of kevent() calls blocked in poll()
+  std::size_t blocked = 0;       // kevent() calls waiting now (machport_emu::wait_until_blocked)
   int status_flags = kqueue_initial_status_flags();  // F_GETFL (see kqueue_fd.cpp)
 };
 
@@ -868,6 +870,14 @@ int kevent_common(kernel_entry& k, int fd, const In* changes, int nchanges, Out*
     if (!forever && clock::now() >= deadline) return 0;
     // Wait for a knote to become deliverable (or the kqueue to be closed), then rescan.
     kq->verified = false;
+    struct blocked_scope {  // counted from before the wait until the lock is held again
+      kqueue_state* kq;
+      explicit blocked_scope(kqueue_state* k) : kq(k) {
+        kq->blocked++;
+        blocked_changed().notify_all();
+      }
+      ~blocked_scope() { kq->blocked--; }
+    } blocked(kq.get());
     if (kq->nfd > 0) {
       if (waiter.fd < 0) {
         waiter.fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -1017,6 +1027,14 @@ void knote_vanished_locked(knote* kn) {
 }
 
 }  // namespace machport_emu::detail
+
+bool machport_emu::wait_until_kevent_blocked(int fd, std::size_t count) {
+  std::unique_lock<std::mutex> lock(kernel_mutex());
+  std::shared_ptr<kqueue_state> kq = lookup_locked(fd);
+  if (!kq) return false;
+  blocked_changed().wait(lock, [&] { return kq->blocked >= count; });
+  return true;
+}
 
 // ---- the C API ---------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@
 #include <mutex>
 
 #include "ipc.hpp"
+#include <machport_emu/task.hpp>
 
 namespace machport_emu::detail {
 
@@ -699,6 +700,7 @@ mach_msg_return_t send_kmsg_locked(std::unique_lock<std::mutex>& lk, kmsg_ptr& m
 
   send_waiter w;
   p->full_waiters.push_back(&w);
+  blocked_changed().notify_all();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout);
   bool timed_out = false;
   while (!w.granted && p->active) {
@@ -1065,6 +1067,7 @@ mach_msg_return_t receive_on_locked(std::unique_lock<std::mutex>* lk, space* sp,
   r.rcv_size = rcv_size;
   r.generation = obj->generation;
   obj->rcv_waiters.push_back(&r);
+  blocked_changed().notify_all();
   const std::uint64_t gen = obj->generation;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout);
   bool timed_out = false;
@@ -1215,9 +1218,39 @@ mach_msg_return_t kq_receive_locked(std::uint32_t owner, ipc_object* obj, mach_m
   return mr;
 }
 
+std::condition_variable& blocked_changed() {
+  static std::condition_variable cv;
+  return cv;
+}
+
 }  // namespace machport_emu::detail
 
 using namespace machport_emu::detail;
+
+namespace machport_emu {
+
+bool wait_until_blocked(task_id t, mach_port_name_t name, blocked_in in, std::size_t count) {
+  std::unique_lock<std::mutex> lk(kernel_mutex());
+  space* s = space_by_id_locked(t);
+  entry* e = s ? lookup_entry_locked(s, name) : nullptr;
+  if (!e) return false;
+  // Hold the object: the count stays readable even if the name dies meanwhile.
+  std::shared_ptr<ipc_object> obj;
+  if (in == blocked_in::send && (e->type & (MACH_PORT_TYPE_SEND_RIGHTS | MACH_PORT_TYPE_RECEIVE)))
+    obj = e->p;
+  else if (in == blocked_in::receive && (e->type & MACH_PORT_TYPE_RECEIVE))
+    obj = e->p;
+  else if (in == blocked_in::receive && (e->type & MACH_PORT_TYPE_PORT_SET))
+    obj = e->set;
+  if (!obj) return false;
+  blocked_changed().wait(lk, [&] {
+    return (in == blocked_in::send ? static_cast<port*>(obj.get())->full_waiters.size()
+                                   : obj->rcv_waiters.size()) >= count;
+  });
+  return true;
+}
+
+}  // namespace machport_emu
 
 extern "C" {
 

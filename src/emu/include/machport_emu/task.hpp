@@ -5,6 +5,7 @@
 #include <mach/mach.h>
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -68,5 +69,23 @@ std::uint64_t kernel_calls(task_id t);
 // The same, per routine (names as in the SDK; spellings of one routine share a counter, e.g.
 // mach_msg_overwrite → "mach_msg", kevent64 → "kevent"), in a fixed order, only non-zero ones.
 std::vector<std::pair<std::string_view, std::uint64_t>> kernel_call_counts(task_id t);
+
+
+// ---- test inspection: act on a blocked thread without sleeping --------------------------------
+
+// The wait a thread blocked in mach_msg is in.
+enum class blocked_in : std::uint8_t {
+  send,     // sending to a full queue
+  receive,  // receiving from an empty port or port set
+};
+
+// Blocks until at least `count` threads are blocked in mach_msg on the port `name` names in
+// task `t` (send: `name` holds a send, send-once or receive right; receive: the receive right
+// or a port set). A thread counts from the moment it waits until it is woken, so whatever the
+// caller does next reaches it as a blocked thread. False at once if `name` holds no such right.
+bool wait_until_blocked(task_id t, mach_port_name_t name, blocked_in in, std::size_t count);
+// The same for threads blocked in kevent / kevent64 on the kqueue descriptor `kq` (counted
+// from before they wait until they rescan). False at once if `kq` is not an emulated kqueue.
+bool wait_until_kevent_blocked(int kq, std::size_t count);
 
 }  // namespace machport_emu
