@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <latch>
 #include <thread>
 #include <vector>
 
@@ -346,11 +345,9 @@ BOOST_FIXTURE_TEST_CASE(concurrent_collectors_share_messages, leak_check) {
                                          raw_msg<256>::size)}) == 0);
   constexpr int threads = 4, per_thread = 8;
   std::atomic<int> received{0};
-  std::latch ready(threads);
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&] {
-      ready.count_down();
       for (int i = 0; i < per_thread; ++i) {
         struct kevent64_s ev {};
         int rc = wait_events64(kq.get(), &ev, 1, &guard_ts);
@@ -358,7 +355,8 @@ BOOST_FIXTURE_TEST_CASE(concurrent_collectors_share_messages, leak_check) {
       }
     });
   }
-  ready.wait();
+  // The first message finds every collector blocked.
+  BOOST_TEST_REQUIRE(machport_emu::wait_until_kevent_blocked(kq.get(), threads));
   for (int i = 0; i < threads * per_thread; ++i) send_to(port);
   for (auto& t : pool) t.join();
   BOOST_TEST(received.load() == threads * per_thread);

@@ -1,46 +1,13 @@
-// mach_msg receive: size checks, MACH_RCV_LARGE / LARGE_IDENTITY, timeouts, wakeups
-// (§4.1, §5.1, §5.2, §5.6, §8; §7 host_notifications.c, kevent_qos.c special_reply_port
-// analogue).
+// mach_msg receive: size checks, MACH_RCV_LARGE / LARGE_IDENTITY, timeouts (§4.1, §5.1,
+// §5.2, §5.6, §8; §7 host_notifications.c, kevent_qos.c special_reply_port analogue). Blocked
+// receives woken by another thread: emu_only_blocked_wakeup_test.cpp.
 #include <support/leak_check.hpp>
 #include <support/mach_util.hpp>
 
 #include <chrono>
 #include <cstring>
-#include <thread>
 
 using namespace machport_test;
-
-namespace {
-
-// Runs a receive on `name` in another thread, blocked for real before `action` runs on this
-// thread, and returns the receive's result. The receiver first sends a handshake message in
-// the same mach_msg call (send then receive); this thread waits for it and then acts. The
-// tiny window between the handshake send and the receiver blocking is closed by retrying when
-// the receive found the name already gone (MACH_RCV_INVALID_NAME); `setup` makes a fresh name
-// for each attempt and `action` must clean up whatever `setup` made.
-template <class Setup, class Action>
-mach_msg_return_t receive_blocked_during(Setup setup, Action action) {
-  mach_msg_return_t result = MACH_RCV_INVALID_NAME;
-  for (int attempt = 0; attempt < 20 && result == MACH_RCV_INVALID_NAME; ++attempt) {
-    mach_port_name_t ready = make_port_with_send();
-    mach_port_name_t name = setup();
-    std::thread receiver([&] {
-      raw_msg<> m;
-      m.header()->msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, 0);
-      m.header()->msgh_remote_port = ready;
-      result = mach_msg(m.header(), MACH_SEND_MSG | MACH_RCV_MSG | MACH_RCV_TIMEOUT,
-                        sizeof(mach_msg_header_t), m.size, name, guard_ms, MACH_PORT_NULL);
-      if (result == MACH_MSG_SUCCESS) mach_msg_destroy(m.header());
-    });
-    receive_and_destroy(ready);
-    action(name);
-    receiver.join();
-    BOOST_TEST(mach_port_destruct(self(), ready, -1, 0) == KERN_SUCCESS);
-  }
-  return result;
-}
-
-}  // namespace
 
 BOOST_AUTO_TEST_SUITE(msg_receive)
 
@@ -186,66 +153,6 @@ BOOST_FIXTURE_TEST_CASE(rcv_timeout_on_empty_port, leak_check) {
   BOOST_TEST(ms >= 100);
   BOOST_TEST(receive(p, m, 0, 0) == MACH_RCV_TIMED_OUT);
   destroy_port(p);
-}
-
-// §8: a blocked receive whose port is destructed from another thread → MACH_RCV_PORT_CHANGED.
-BOOST_FIXTURE_TEST_CASE(blocked_receive_port_destructed, leak_check) {
-  mach_msg_return_t mr = receive_blocked_during(
-      [] { return make_receive(); },
-      [](mach_port_name_t p) {
-        BOOST_TEST(mach_port_destruct(self(), p, 0, 0) == KERN_SUCCESS);
-      });
-  BOOST_TEST(mr == MACH_RCV_PORT_CHANGED);
-}
-
-// §2.12: a blocked receive on a set that is destroyed → MACH_RCV_PORT_CHANGED.
-BOOST_FIXTURE_TEST_CASE(blocked_receive_set_destroyed, leak_check) {
-  mach_msg_return_t mr = receive_blocked_during(
-      [] { return make_pset(); },
-      [](mach_port_name_t s) {
-        BOOST_TEST(mach_port_mod_refs(self(), s, MACH_PORT_RIGHT_PORT_SET, -1) == KERN_SUCCESS);
-      });
-  BOOST_TEST(mr == MACH_RCV_PORT_CHANGED);
-}
-
-// §2.10: a blocked receive whose receive right moves away → MACH_RCV_PORT_CHANGED.
-BOOST_FIXTURE_TEST_CASE(blocked_receive_right_moved, leak_check) {
-  mach_msg_return_t mr = receive_blocked_during(
-      [] { return make_receive(); },
-      [](mach_port_name_t p) {
-        mach_port_name_t carrier = make_port_with_send();
-        struct {
-          mach_msg_header_t h;
-          mach_msg_body_t body;
-          mach_msg_port_descriptor_t d;
-        } msg{};
-        msg.h.msgh_bits =
-            MACH_MSGH_BITS_SET(MACH_MSG_TYPE_COPY_SEND, 0, 0, MACH_MSGH_BITS_COMPLEX);
-        msg.h.msgh_remote_port = carrier;
-        msg.body.msgh_descriptor_count = 1;
-        msg.d.type = MACH_MSG_PORT_DESCRIPTOR;
-        msg.d.disposition = MACH_MSG_TYPE_MOVE_RECEIVE;
-        msg.d.name = p;
-        BOOST_TEST(mach_msg(&msg.h, MACH_SEND_MSG, sizeof msg, 0, MACH_PORT_NULL, 0,
-                            MACH_PORT_NULL) == MACH_MSG_SUCCESS);
-        BOOST_TEST(!name_exists(p));
-        // Destroying the carrier destroys the message and the port it carries.
-        BOOST_TEST(mach_port_destruct(self(), carrier, -1, 0) == KERN_SUCCESS);
-      });
-  BOOST_TEST(mr == MACH_RCV_PORT_CHANGED);
-}
-
-// A blocked receive is woken by a send from another thread.
-BOOST_FIXTURE_TEST_CASE(blocked_receive_woken_by_send, leak_check) {
-  mach_port_name_t p = make_port_with_send();
-  mach_msg_return_t sent = ~0;
-  std::thread sender([&] { sent = send_header(p, MACH_MSG_TYPE_COPY_SEND, MACH_PORT_NULL, 0, 5); });
-  raw_msg<> m;
-  BOOST_TEST(receive(p, m) == MACH_MSG_SUCCESS);
-  BOOST_TEST(m.header()->msgh_id == 5);
-  sender.join();
-  BOOST_TEST(sent == MACH_MSG_SUCCESS);
-  BOOST_TEST(mach_port_destruct(self(), p, -1, 0) == KERN_SUCCESS);
 }
 
 // §4.1: a combined send+receive whose send fails returns the send error and does not receive.

@@ -1,11 +1,10 @@
-// mach_msg send: header validation, right checks, qlimit, timeouts and blocked senders
-// (§4.1-§4.6, §8; §7 voucher_entry_18826844.c adapted).
+// mach_msg send: header validation, right checks, qlimit, timeouts (§4.1-§4.6, §8; §7
+// voucher_entry_18826844.c adapted). Blocked senders woken by another thread:
+// emu_only_blocked_wakeup_test.cpp.
 #include <support/leak_check.hpp>
 #include <support/mach_util.hpp>
 
 #include <chrono>
-#include <thread>
-#include <vector>
 
 using namespace machport_test;
 
@@ -366,54 +365,6 @@ BOOST_FIXTURE_TEST_CASE(send_timeout_in_milliseconds, leak_check) {
   destroy_port(p);
 }
 
-// A sender blocked on a full queue is woken by a receive on another thread (§4.5). The
-// handshake message on `ready` only narrows the window; the outcome is the same either way.
-BOOST_FIXTURE_TEST_CASE(blocked_sender_woken_by_receive, leak_check) {
-  mach_port_name_t p = make_port_with_send(1);
-  mach_port_name_t ready = make_port_with_send();
-  BOOST_TEST(send_header(p, MACH_MSG_TYPE_COPY_SEND, MACH_PORT_NULL, 0, 1) == MACH_MSG_SUCCESS);
-  mach_msg_return_t sent = ~0;
-  std::thread sender([&] {
-    (void)send_header(ready, MACH_MSG_TYPE_COPY_SEND);
-    sent = send_header(p, MACH_MSG_TYPE_COPY_SEND, MACH_PORT_NULL, 0, 2, MACH_SEND_TIMEOUT,
-                       guard_ms);
-  });
-  receive_and_destroy(ready);
-  raw_msg<> r;
-  BOOST_TEST_REQUIRE(receive(p, r) == MACH_MSG_SUCCESS);
-  BOOST_TEST(r.header()->msgh_id == 1);
-  BOOST_TEST_REQUIRE(receive(p, r) == MACH_MSG_SUCCESS);
-  BOOST_TEST(r.header()->msgh_id == 2);
-  sender.join();
-  BOOST_TEST(sent == MACH_MSG_SUCCESS);
-  destroy_port(p);
-  destroy_port(ready);
-}
-
-// Raising the qlimit wakes blocked senders (§2.11).
-BOOST_FIXTURE_TEST_CASE(raising_qlimit_wakes_sender, leak_check) {
-  mach_port_name_t p = make_port_with_send(1);
-  mach_port_name_t ready = make_port_with_send();
-  BOOST_TEST(send_header(p, MACH_MSG_TYPE_COPY_SEND) == MACH_MSG_SUCCESS);
-  mach_msg_return_t sent = ~0;
-  std::thread sender([&] {
-    (void)send_header(ready, MACH_MSG_TYPE_COPY_SEND);
-    sent = send_header(p, MACH_MSG_TYPE_COPY_SEND, MACH_PORT_NULL, 0, 2, MACH_SEND_TIMEOUT,
-                       guard_ms);
-  });
-  receive_and_destroy(ready);
-  mach_port_limits_t lim{};
-  lim.mpl_qlimit = 2;
-  BOOST_TEST(mach_port_set_attributes(self(), p, MACH_PORT_LIMITS_INFO,
-                                      reinterpret_cast<mach_port_info_t>(&lim), 1) ==
-             KERN_SUCCESS);
-  sender.join();
-  BOOST_TEST(sent == MACH_MSG_SUCCESS);
-  BOOST_TEST(status_of(p).mps_msgcount == 2u);
-  destroy_port(p);
-  destroy_port(ready);
-}
-
 // §4.5: a queue holding MACH_PORT_QLIMIT_KERNEL messages refuses with MACH_SEND_NO_BUFFER,
 // even for send-once destinations.
 BOOST_FIXTURE_TEST_CASE(send_no_buffer, leak_check) {
@@ -486,38 +437,6 @@ BOOST_FIXTURE_TEST_CASE(mach_msg_destroy_releases_rights, leak_check) {
   }
   destroy_port(carried);
   destroy_port(p);
-}
-
-// §2.9-5: a sender blocked on a full queue whose port dies returns MACH_MSG_SUCCESS and its
-// message is destroyed. The handshake narrows the window in which the port dies before the
-// send starts; that case (MACH_SEND_INVALID_DEST: the name is dead already) is retried.
-BOOST_FIXTURE_TEST_CASE(blocked_sender_woken_by_port_death, leak_check) {
-  mach_msg_return_t sent = MACH_SEND_INVALID_DEST;
-  for (int attempt = 0; attempt < 20 && sent == MACH_SEND_INVALID_DEST; ++attempt) {
-    mach_port_name_t p = make_port_with_send(1);
-    mach_port_name_t ready = make_port_with_send();
-    mach_port_name_t reply = make_receive();
-    BOOST_TEST(send_header(p, MACH_MSG_TYPE_COPY_SEND) == MACH_MSG_SUCCESS);
-    std::thread sender([&] {
-      (void)send_header(ready, MACH_MSG_TYPE_COPY_SEND);
-      sent = send_header(p, MACH_MSG_TYPE_COPY_SEND, reply, MACH_MSG_TYPE_MAKE_SEND_ONCE, 0,
-                         MACH_SEND_TIMEOUT, guard_ms);
-    });
-    receive_and_destroy(ready);
-    BOOST_TEST(mach_port_mod_refs(self(), p, MACH_PORT_RIGHT_RECEIVE, -1) == KERN_SUCCESS);
-    sender.join();
-    if (sent == MACH_MSG_SUCCESS) {
-      // The destroyed message's send-once reply right notified the reply port.
-      raw_msg<> n;
-      BOOST_TEST_REQUIRE(receive(reply, n) == MACH_MSG_SUCCESS);
-      BOOST_TEST(n.header()->msgh_id == MACH_NOTIFY_SEND_ONCE);
-    }
-    BOOST_TEST(type_of(p) == MACH_PORT_TYPE_DEAD_NAME);
-    BOOST_TEST(mach_port_deallocate(self(), p) == KERN_SUCCESS);
-    destroy_port(reply);
-    BOOST_TEST(mach_port_destruct(self(), ready, -1, 0) == KERN_SUCCESS);
-  }
-  BOOST_TEST(sent == MACH_MSG_SUCCESS);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
