@@ -9,6 +9,7 @@
 #include <support/leak_check.hpp>
 #include <support/mach_util.hpp>
 
+#include <cerrno>
 #include <cstddef>
 #include <thread>
 #include <utility>
@@ -44,6 +45,23 @@ std::thread when_kevent_blocked(int kq, Act act) {
   return std::thread([kq, act = std::move(act)] {
     if (machport_emu::wait_until_kevent_blocked(kq, 1)) act();
   });
+}
+
+// Closes `kq` once another thread is blocked in `wait(kq)` (a kevent call with no timeout) and
+// returns the errno of that call, which must have failed.
+template <class Wait>
+int close_under_blocked_waiter(int kq, Wait wait) {
+  int rc = 0, err = 0;
+  std::thread waiter([&] {
+    errno = 0;
+    rc = wait(kq);
+    err = errno;
+  });
+  await_kevent_blocked(kq);
+  BOOST_TEST(::close(kq) == 0);
+  waiter.join();
+  BOOST_TEST(rc == -1);
+  return err;
 }
 
 // Runs a receive on `name` (made by `setup`) in another thread, runs `action` on this thread
@@ -291,18 +309,10 @@ BOOST_FIXTURE_TEST_CASE(filter_close_wakes_waiter_with_ebadf, leak_check) {
   BOOST_TEST(out[1].data == 0);
   BOOST_TEST(out[2].data == 0);  // a pipe knote is accepted (as on macOS)
 
-  int rc = 0, err = 0;
-  std::thread waiter([&] {
-    struct kevent ev;
-    errno = 0;
-    rc = kevent(kq, nullptr, 0, &ev, 1, nullptr);  // blocks until the close
-    err = errno;
-  });
-  await_kevent_blocked(kq);
-  BOOST_TEST(::close(kq) == 0);
-  waiter.join();
-  BOOST_TEST(rc == -1);
-  BOOST_TEST(err == EBADF);
+  BOOST_TEST(close_under_blocked_waiter(kq, [](int q) {
+               struct kevent ev;
+               return kevent(q, nullptr, 0, &ev, 1, nullptr);  // blocks until the close
+             }) == EBADF);
 
   ::close(fds[0]);
   ::close(fds[1]);
@@ -326,18 +336,10 @@ BOOST_FIXTURE_TEST_CASE(xnu_kqueue_filter_close_pipe, leak_check) {
   EV_SET64(&ch[2], static_cast<std::uint64_t>(fds[0]), EVFILT_READ, EV_ADD, 0, 0, 0, 0, 0);
   BOOST_TEST_REQUIRE(kevent64(kq, ch, 3, nullptr, 0, 0, nullptr) == 0);
 
-  int rc = 0, err = 0;
-  std::thread waiter([&] {
-    struct kevent64_s ev;
-    errno = 0;
-    rc = kevent64(kq, nullptr, 0, &ev, 1, 0, nullptr);  // nothing fires: only the close ends it
-    err = errno;
-  });
-  await_kevent_blocked(kq);
-  BOOST_TEST(::close(kq) == 0);
-  waiter.join();
-  BOOST_TEST(rc == -1);
-  BOOST_TEST(err == EBADF);
+  BOOST_TEST(close_under_blocked_waiter(kq, [](int q) {
+               struct kevent64_s ev;
+               return kevent64(q, nullptr, 0, &ev, 1, 0, nullptr);  // only the close ends it
+             }) == EBADF);
 
   ::close(fds[0]);
   ::close(fds[1]);
