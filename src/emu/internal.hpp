@@ -1,5 +1,6 @@
 // The kernel state and the helpers shared by kernel.cpp, rights.cpp, port_api.cpp, vm.cpp and
 // misc.cpp (name table, rights, port death). msg.cpp and kqueue.cpp use ipc.hpp only.
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #pragma once
 
 #include <map>

@@ -6,6 +6,7 @@
 // and set death, notifications), port_api.cpp (the mach_port_* calls), msg.cpp (mach_msg,
 // kernel messages, queues), vm.cpp (memory), kqueue.cpp (kqueue / kevent, through
 // kq_interface.hpp), misc.cpp (bootstrap, libsyscall wrappers).
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #pragma once
 
 #include <mach/mach.h>

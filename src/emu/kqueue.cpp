@@ -1,7 +1,8 @@
-// The emulated kqueue: kqueue(), kevent(), kevent64() with EVFILT_MACHPORT (spec §6),
+// The emulated kqueue: kqueue(), kevent(), kevent64() with EVFILT_MACHPORT (§6),
 // EVFILT_READ on another emulated kqueue (nesting), EVFILT_READ / EVFILT_WRITE on ordinary
-// descriptors (pipes, sockets, eventfds...: readiness from poll()) and EVFILT_USER, plus the close() family interposition that
-// releases a kqueue when its descriptor is closed.
+// descriptors (pipes, sockets, eventfds...: readiness from poll()) and EVFILT_USER, plus the
+// close() family interposition that releases a kqueue when its descriptor is closed (ioctl() and
+// fcntl() on a kqueue descriptor are interposed in kqueue_fd.cpp).
 //
 // Model (bsd/kern/kern_event.c + osfmk/ipc/ipc_pset.c, simplified to one kernel lock):
 // * Every piece of state here is guarded by kernel_mutex(), the IPC core's lock, because the
@@ -47,6 +48,7 @@
 //   kqueue is then noticed (EBADF) only if the number is reused by a file with another inode
 //   (all eventfds share one anon inode). close() takes the kernel lock when kqueues exist, so
 //   it is not async-signal-safe then, and it is not a pthread cancellation point.
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #include <sys/event.h>
 
 #include <mach/mach.h>

@@ -1,5 +1,5 @@
 // ioctl() and fcntl() on an emulated kqueue descriptor, answered as XNU answers them for a
-// kqueue (spec §6 "The kqueue descriptor"). The emulated kqueue is a Linux eventfd, which would
+// kqueue (§6 "The kqueue descriptor"). The emulated kqueue is a Linux eventfd, which would
 // accept FIONBIO and F_SETFL; a Mac's kqueue does not (bsd/kern/kern_event.c kqueueops:
 // .fo_ioctl = fo_no_ioctl, which is ENOTTY in bsd/kern/kern_descrip.c), and Boost.Asio before
 // 1.31 relies on both for every async_wait. These interposers replace the libc symbols for the
@@ -15,6 +15,7 @@
 // F_GETOWN / F_SETOWN go to fo_ioctl like FIOGETOWN / FIOSETOWN; the rest (F_GETFD, F_SETFD,
 // F_DUPFD...) is generic and runs on the eventfd. LIMIT: the argument of a request that reaches
 // fo_ioctl is not read (XNU copies it in first, so a bad pointer gives EFAULT there).
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #include "kq_interface.hpp"
 #include "kqueue_fd.hpp"
 

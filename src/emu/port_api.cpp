@@ -1,4 +1,5 @@
 // The mach_port_* interface of §2 and §3.1.
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #include <mach/mach.h>
 #include <mach/notify.h>
 

@@ -1,4 +1,5 @@
 // Rights: copy-in / copy-out, accounting, port and set death, notifications, the kqueue seam.
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #include <mach/notify.h>
 
 #include <algorithm>

@@ -1,6 +1,7 @@
 // mach_port_construct / destruct, guards and context (§2.8, §7 immovable_rights.c and
 // mach_service_port.c option checks). Only cases that raise no fatal EXC_GUARD live here, so
 // they also run on macOS; the guard-violation cases are in emu_only_guard_test.cpp.
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #include <support/leak_check.hpp>
 #include <support/mach_util.hpp>
 

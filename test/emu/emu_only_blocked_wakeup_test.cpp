@@ -3,6 +3,7 @@
 // The acting thread first waits until the other one is blocked (machport_emu::wait_until_blocked,
 // emulator only), so every run takes the blocked path; the tests keep the suite names of the
 // files they came from (msg_receive_test, msg_send_test, kqueue_machport_test).
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #include "kqueue_support.hpp"
 
 #include <machport_emu/task.hpp>

@@ -1,6 +1,7 @@
 // Guard violations (§2.6-§2.8, §4.3). On macOS each of these calls also raises a fatal
 // EXC_GUARD that kills the process, so they run on the emulator only; the return codes are
 // what XNU returns before the exception is delivered.
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #include <support/leak_check.hpp>
 #include <support/mach_util.hpp>
 

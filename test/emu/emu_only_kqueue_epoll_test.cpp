@@ -4,6 +4,7 @@
 // wakeups an EV_CLEAR knote on the kqueue gets on a Mac (§6 "A kqueue inside another kqueue"),
 // plus one after a kevent() whose event list filled up. A service that takes an edge and stops
 // collecting with events left gets no further edge and hangs here as it would on a Mac.
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #include "kqueue_support.hpp"
 
 #include <support/leak_check.hpp>

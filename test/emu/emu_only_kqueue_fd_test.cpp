@@ -1,6 +1,7 @@
 // Emulator-only parts of the kqueue descriptor's ioctl / fcntl answers (§10 "close, ioctl and
 // fcntl are interposed"): glibc's fcntl64 entry point answers as fcntl does, and a dup() of a
 // kqueue, which is no kqueue here (§9), is an ordinary eventfd again.
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #include "kqueue_support.hpp"
 
 #include <support/leak_check.hpp>

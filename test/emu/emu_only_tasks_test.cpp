@@ -2,6 +2,7 @@
 // name translation, right_dedup (tests/ipc_mach_port.c), mo_immovable_receive.c in two tasks,
 // voucher_entry_18826844.c with a send-only name, task termination and its notifications,
 // per-task audit tokens (§2.2, §2.9, §3.2, §5.4, §5.5).
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #include <support/leak_check.hpp>
 #include <support/mach_util.hpp>
 

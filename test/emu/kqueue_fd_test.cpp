@@ -2,6 +2,7 @@
 // kqueue fileops do (fo_ioctl is fo_no_ioctl: ENOTTY), so Boost.Asio's
 // posix::stream_descriptor fails on it here exactly as on a Mac. POSIX + Mach API only, so it
 // also runs on macOS.
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #include "kqueue_support.hpp"
 
 #include <support/leak_check.hpp>

@@ -2,6 +2,7 @@
 // EV_DISPATCH / EV_ONESHOT delivery, MACH_RCV_MSG receives, errors, death of ports and sets.
 // Mach API + <sys/event.h> only, so it also runs on macOS. Waiters blocked in kevent and woken
 // by another thread: emu_only_blocked_wakeup_test.cpp.
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #include "kqueue_support.hpp"
 
 #include <support/leak_check.hpp>

@@ -4,6 +4,7 @@
 // reports the current state (kqueue_kqfilter); the outer knote is posted only when a knote is
 // queued into the empty inner queue (knote_enqueue -> kqfile_wakeup); a touch re-evaluates
 // (filt_kqtouch). POSIX + Mach API only, so it also runs on macOS.
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #include "kqueue_support.hpp"
 
 #include <support/leak_check.hpp>

@@ -1,4 +1,5 @@
 // Helpers for the kqueue / EVFILT_MACHPORT tests (§6). Mach API + <sys/event.h> only.
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #pragma once
 
 #include <support/mach_util.hpp>

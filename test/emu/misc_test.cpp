@@ -1,5 +1,6 @@
 // libsystem pieces around the kernel: mach_error_string, mach_port_names, vm_allocate,
 // mach_port_set_mscount, mach_msg_server_once.
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #include <support/leak_check.hpp>
 #include <support/mach_util.hpp>
 

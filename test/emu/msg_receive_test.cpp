@@ -1,6 +1,7 @@
 // mach_msg receive: size checks, MACH_RCV_LARGE / LARGE_IDENTITY, timeouts (§4.1, §5.1,
 // §5.2, §5.6, §8; §7 host_notifications.c, kevent_qos.c special_reply_port analogue). Blocked
 // receives woken by another thread: emu_only_blocked_wakeup_test.cpp.
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #include <support/leak_check.hpp>
 #include <support/mach_util.hpp>
 

@@ -1,6 +1,7 @@
 // mach_msg send: header validation, right checks, qlimit, timeouts (§4.1-§4.6, §8; §7
 // voucher_entry_18826844.c adapted). Blocked senders woken by another thread:
 // emu_only_blocked_wakeup_test.cpp.
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #include <support/leak_check.hpp>
 #include <support/mach_util.hpp>
 

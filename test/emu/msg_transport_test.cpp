@@ -1,6 +1,7 @@
 // Message transport: trailers, port / guarded-port / port-array / memory descriptors, received
 // and pseudo-received (§4.6, §5.3-§5.5; §7 tests/ipc/mach_msg_transport.c,
 // tests/ipc/mach_msg2.c scalar case, tests/ipc/port_peek.c, tests/mo_immovable_receive.c).
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #include <support/leak_check.hpp>
 #include <support/mach_util.hpp>
 

@@ -1,5 +1,6 @@
 // Names, allocation, type/get_refs, insert_right and extract_right (§2.1-§2.5, §7
 // mach_port_insert_right.c and ipc/port_api.c).
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #include <support/leak_check.hpp>
 #include <support/mach_util.hpp>
 

@@ -1,5 +1,6 @@
 // Notifications: requests, when they fire, and their exact 64-bit layouts (§3, §8;
 // §7 mach_service_port.c port-destroyed part and port_notification_99449706.c).
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #include <support/leak_check.hpp>
 #include <support/mach_util.hpp>
 

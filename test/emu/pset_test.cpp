@@ -1,4 +1,5 @@
 // Port sets: move/insert/extract member and receiving through a set (§2.12).
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #include <support/leak_check.hpp>
 #include <support/mach_util.hpp>
 

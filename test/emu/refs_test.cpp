@@ -1,5 +1,6 @@
 // mach_port_mod_refs, deallocate and destroy (§2.6, §2.7; §7 mach_port_mod_refs.c and
 // mach_port_deallocate_21692215.c).
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #include <support/leak_check.hpp>
 #include <support/mach_util.hpp>
 

@@ -1,6 +1,7 @@
 // mach_msg on user memory that is not mapped: the kernel's copy-in / copy-out fails the call
 // (§4.2 step 3, §4.4, §5) instead of faulting the caller. Also after the memory was mapped
 // and used once, so no memory of an earlier check hides the unmap.
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #include <support/leak_check.hpp>
 #include <support/mach_util.hpp>
 

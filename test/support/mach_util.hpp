@@ -1,6 +1,7 @@
 // Small helpers shared by the Mach conformance tests: port creation, queries, plain sends and
 // receives into raw buffers, and offsets of the 64-bit notification layouts (§3.3).
 // Mach API only, so every helper also builds for macOS.
+// Section numbers (§N.M) refer to docs/xnu-ipc-semantics.md.
 #pragma once
 
 #include <machport/detail/platform.hpp>
