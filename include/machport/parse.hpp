@@ -126,4 +126,12 @@ class parsed_message {
 // An outgoing message gives message_errc::bad_header_bits and is left untouched.
 result<parsed_message> parse(message&& m);
 
+namespace detail {
+// The structural checks of parse() on the received message in [buf, buf+length), without
+// taking anything: returns success or why it is malformed; `size` gets msgh_size and
+// `body_offset` the end of the descriptors.
+message_errc validate_received(const std::byte* buf, std::size_t length, std::size_t& size,
+                               std::size_t& body_offset) noexcept;
+}  // namespace detail
+
 }  // namespace machport

@@ -12,8 +12,9 @@
 
 namespace machport::detail {
 
-// Allocates 8-byte aligned, zeroed storage of at least `bytes` bytes.
-std::unique_ptr<std::uint64_t[]> allocate_storage(std::size_t bytes);
+// Allocates 8-byte aligned storage of at least `bytes` bytes, zeroed unless `zeroed` is false
+// (a receive buffer: the kernel writes what is read).
+std::unique_ptr<std::uint64_t[]> allocate_storage(std::size_t bytes, bool zeroed = true);
 
 // Releases what a message in state `st` owns in [buf, buf+length) (see message's comment).
 // Malformed parts are skipped: header rights are released whenever the header is readable,
@@ -55,8 +56,26 @@ struct message_access {
     m.storage_ = std::move(storage);
     m.capacity_ = capacity;
     m.state_ = st;
+    m.foreign_ = false;
   }
+  static bool foreign(const message& m) noexcept { return m.foreign_; }
+  static void set_foreign(message& m, bool foreign) noexcept { m.foreign_ = foreign; }
   static void set_state(message& m, message::state st) noexcept { m.state_ = st; }
+  // Releases what `m` holds and returns its buffer, grown first (not zeroed) if it has fewer
+  // than `bytes` bytes. `m` is empty, its bytes are the caller's to write; on bad_alloc `m` is
+  // unchanged.
+  static std::byte* prepare(message& m, std::size_t bytes) {
+    if (m.capacity_ < bytes || !m.storage_) {
+      auto fresh = allocate_storage(bytes, false);
+      m.reset();
+      m.storage_ = std::move(fresh);
+      m.capacity_ = bytes;
+    } else {
+      m.reset();
+    }
+    m.foreign_ = false;
+    return data(m);
+  }
   // Empties the message without releasing anything and returns its buffer.
   static std::unique_ptr<std::uint64_t[]> take_storage(message& m, std::size_t& capacity) noexcept {
     capacity = m.capacity_;
