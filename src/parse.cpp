@@ -21,6 +21,13 @@ std::span<const std::byte> parsed_message::message_bytes() const noexcept {
   return {reinterpret_cast<const std::byte*>(storage_.get()), size_};
 }
 
+void parsed_message::recycle_buffer(message& m) noexcept {
+  detail::message_access::assign(m, std::move(storage_), capacity_, message::state::empty);
+  capacity_ = 0;
+  size_ = 0;
+  body_offset_ = 0;
+}
+
 std::span<const std::byte> parsed_message::body() const noexcept {
   return message_bytes().subspan(body_offset_);
 }

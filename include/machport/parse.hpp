@@ -100,6 +100,10 @@ class parsed_message {
   body_reader reader() const noexcept { return {message_bytes(), body_offset_}; }
   trailer_view trailer() const noexcept;
   std::span<const std::byte> message_bytes() const noexcept;
+  // Hands the buffer the message arrived in to `m` (empty, for reuse: receive into it, encode
+  // into it); whatever `m` held is released. body(), reader(), trailer() and message_bytes()
+  // are empty afterwards; the rights and regions taken apart stay here.
+  void recycle_buffer(message& m) noexcept;
 
  private:
   friend result<parsed_message> parse(message&& m);

@@ -141,3 +141,28 @@ BOOST_AUTO_TEST_CASE(borrowed_and_adopted_are_checked) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(adaptive_receive, machport_test::leak_check)
+
+// A message larger than the buffer costs MACH_RCV_TOO_LARGE once, not on every receive:
+// a reused message keeps the grown buffer, a fresh one starts at this thread's last size.
+BOOST_AUTO_TEST_CASE(too_large_at_most_once_per_size) {
+  auto p = make_port();
+  const std::vector<std::byte> payload(4096, std::byte{1});
+  auto send_big = [&] { require(send(p.send, message_builder(1).add_data(payload).build())); };
+
+  message reused;
+  send_big();
+  BOOST_TEST(calls_during([&] { require(receive(p.receive, reused)); }) == 2u);  // grows once
+  for (int i = 0; i < 3; ++i) {
+    send_big();
+    BOOST_TEST(calls_during([&] { require(receive(p.receive, reused)); }) == 1u, counts());
+  }
+  // A fresh message per receive: this thread already saw 4 KiB messages.
+  for (int i = 0; i < 3; ++i) {
+    send_big();
+    BOOST_TEST(calls_during([&] { (void)require(receive(p.receive)); }) == 1u, counts());
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
