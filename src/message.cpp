@@ -105,17 +105,20 @@ message message::adopt_received(std::span<const std::byte> bytes) {
   return m;
 }
 
+void message::assign_received(std::span<const std::byte> bytes) {
+  // A reused buffer may be larger: the bytes after `bytes` are zeroed, so that the receiver
+  // sees no trailer there unless `bytes` has one (see adopt_received).
+  std::byte* buf = detail::message_access::prepare(*this, bytes.size());
+  if (!bytes.empty()) std::memcpy(buf, bytes.data(), bytes.size());
+  std::memset(buf + bytes.size(), 0, capacity_ - bytes.size());
+  state_ = state::received;
+}
+
 message message::adopt_outgoing(std::span<const std::byte> bytes) {
   message m = adopt_received(bytes);
   m.state_ = state::outgoing;
   m.foreign_ = true;
   return m;
-}
-
-std::span<const std::byte> message::bytes() const noexcept {
-  if (state_ == state::empty || !storage_ || capacity_ < detail::header_size) return {};
-  std::size_t n = std::min<std::size_t>(size(), capacity_);
-  return {reinterpret_cast<const std::byte*>(storage_.get()), n};
 }
 
 void message::reset() noexcept {

@@ -51,12 +51,7 @@ namespace detail {
 
 message_errc validate_received(const std::byte* buf, std::size_t length, std::size_t& size,
                                std::size_t& body_offset) noexcept {
-  if (auto e = detail::check_header(buf, length, size); e != message_errc::success) return e;
-  const std::uint8_t remote_disp = detail::remote_disposition(load32(buf + detail::header_bits_offset));
-  if (remote_disp != 0 && remote_disp != detail::disp_move_send &&
-      remote_disp != detail::disp_move_send_once) {
-    return message_errc::bad_header_bits;
-  }
+  if (auto e = check_received_header(buf, length, size); e != message_errc::success) return e;
   message_errc bad = message_errc::success;
   auto e = detail::walk(
       buf, length,
@@ -85,12 +80,7 @@ message_errc validate_received(const std::byte* buf, std::size_t length, std::si
       &body_offset);
   if (e != message_errc::success) return e;
   if (bad != message_errc::success) return bad;
-  // The trailer, if the buffer has room for one, must fit in it.
-  if (length - size >= detail::min_trailer_size) {
-    const std::uint32_t tsize = load32(buf + size + detail::trailer_size_offset);
-    if (tsize > length - size) return message_errc::bad_trailer;
-  }
-  return message_errc::success;
+  return check_received_trailer(buf, length, size);
 }
 
 }  // namespace detail

@@ -56,6 +56,9 @@ class message {
   // regions and port arrays marked deallocate owned). Both adopt calls copy `bytes`; they
   // throw std::bad_alloc before taking anything.
   static message adopt_outgoing(std::span<const std::byte> bytes);
+  // adopt_received into this message, reusing its buffer (whatever it held is released
+  // first). Throws std::bad_alloc (when the buffer must grow) before taking anything.
+  void assign_received(std::span<const std::byte> bytes);
 
   state current_state() const noexcept { return state_; }
   bool empty() const noexcept { return state_ == state::empty; }
@@ -69,8 +72,12 @@ class message {
   // msgh_size: header + body, without the trailer.
   mach_msg_size_t size() const noexcept { return header().msgh_size; }
   bool complex() const noexcept { return (header().msgh_bits & MACH_MSGH_BITS_COMPLEX) != 0; }
-  // The msgh_size bytes of the message (clamped to the buffer).
-  std::span<const std::byte> bytes() const noexcept;
+  // The msgh_size bytes of the message (clamped to the buffer); empty for an empty message.
+  std::span<const std::byte> bytes() const noexcept {
+    if (state_ == state::empty || capacity_ < sizeof(mach_msg_header_t)) return {};
+    const std::size_t n = size() < capacity_ ? size() : capacity_;
+    return {reinterpret_cast<const std::byte*>(storage_.get()), n};
+  }
   // The whole buffer: message, trailer and any unused space (also while empty).
   std::span<const std::byte> buffer() const noexcept {
     return {reinterpret_cast<const std::byte*>(storage_.get()), capacity_};

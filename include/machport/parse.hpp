@@ -131,6 +131,26 @@ class parsed_message {
 result<parsed_message> parse(message&& m);
 
 namespace detail {
+// The header checks of parse(): msgh_size within the buffer, a reply disposition a receiver
+// can hold. `size` gets msgh_size.
+inline message_errc check_received_header(const std::byte* buf, std::size_t length,
+                                          std::size_t& size) noexcept {
+  if (auto e = check_header(buf, length, size); e != message_errc::success) return e;
+  const std::uint8_t remote = remote_disposition(load32(buf + header_bits_offset));
+  if (remote != 0 && remote != disp_move_send && remote != disp_move_send_once) {
+    return message_errc::bad_header_bits;
+  }
+  return message_errc::success;
+}
+// The trailer, if the buffer has room for one after msgh_size, must fit in it.
+inline message_errc check_received_trailer(const std::byte* buf, std::size_t length,
+                                           std::size_t size) noexcept {
+  if (length - size >= min_trailer_size &&
+      load32(buf + size + trailer_size_offset) > length - size) {
+    return message_errc::bad_trailer;
+  }
+  return message_errc::success;
+}
 // The structural checks of parse() on the received message in [buf, buf+length), without
 // taking anything: returns success or why it is malformed; `size` gets msgh_size and
 // `body_offset` the end of the descriptors.

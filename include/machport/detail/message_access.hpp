@@ -2,6 +2,7 @@
 #pragma once
 
 #include <machport/detail/release.hpp>
+#include <machport/detail/wire.hpp>
 #include <machport/message.hpp>
 
 #include <cstddef>
@@ -70,11 +71,22 @@ struct message_access {
       m.reset();
       m.storage_ = std::move(fresh);
       m.capacity_ = bytes;
+    } else if (owns_nothing(m)) {
+      m.state_ = message::state::empty;
     } else {
       m.reset();
     }
     m.foreign_ = false;
     return data(m);
+  }
+
+  // True when `m` is empty, or holds a message that names no right and no region (not
+  // complex, no header dispositions): emptying it releases nothing, without a call.
+  static bool owns_nothing(const message& m) noexcept {
+    if (m.state_ == message::state::empty) return true;
+    if (m.capacity_ < header_size) return false;
+    const std::uint32_t bits = load32(data(const_cast<message&>(m)) + header_bits_offset);
+    return (bits & (MACH_MSGH_BITS_COMPLEX | MACH_MSGH_BITS_PORTS_MASK)) == 0;
   }
   // Empties the message without releasing anything and returns its buffer.
   static std::unique_ptr<std::uint64_t[]> take_storage(message& m, std::size_t& capacity) noexcept {
