@@ -204,24 +204,35 @@ void serve_machport(mach_port_name_t name) {
   }
 }
 
-class machport_client {
+// The client: the README example (Reused = false: a fresh message for each send and
+// receive) or the README loop idiom (one message reused for every message).
+template <bool Reused>
+class machport_client_with {
  public:
-  explicit machport_client(mach_port_name_t server)
+  explicit machport_client_with(mach_port_name_t server)
       : server_(machport::send_right::adopt(server)) {}
-  ~machport_client() { (void)server_.release(); }  // the server object owns that right
-  machport_client(const machport_client&) = delete;
-  machport_client& operator=(const machport_client&) = delete;
+  ~machport_client_with() { (void)server_.release(); }  // the server object owns that right
+  machport_client_with(const machport_client_with&) = delete;
+  machport_client_with& operator=(const machport_client_with&) = delete;
 
   bool operator()() {
     ping request{};
     request.seq = ++seq_;
     request.reply_to = machport::reply_port::make_send_once(reply_port_);
     std::memcpy(request.text.data(), "hello", 6);
-    if (!machport::send(server_, machport::encode(std::move(request)))) return false;
-    auto received = machport::receive(reply_port_);
-    if (!received) return false;
-    auto reply = machport::decode<pong>(std::move(received.value()));
-    return reply.has_value() && reply.value().seq == seq_;
+    if constexpr (Reused) {
+      machport::encode(std::move(request), message_);
+      if (!machport::send(server_, std::move(message_))) return false;
+      if (!machport::receive(reply_port_, message_)) return false;
+      auto reply = machport::decode<pong>(message_);
+      return reply.has_value() && reply.value().seq == seq_;
+    } else {
+      if (!machport::send(server_, machport::encode(std::move(request)))) return false;
+      auto received = machport::receive(reply_port_);
+      if (!received) return false;
+      auto reply = machport::decode<pong>(std::move(received.value()));
+      return reply.has_value() && reply.value().seq == seq_;
+    }
   }
 
   bool valid() const { return reply_port_.valid(); }
@@ -229,8 +240,11 @@ class machport_client {
  private:
   machport::send_right server_;
   machport::receive_right reply_port_ = machport::receive_right::allocate().value();
+  machport::message message_;  // Reused only
   std::uint64_t seq_ = 0;
 };
+using machport_client = machport_client_with<false>;
+using machport_reused_client = machport_client_with<true>;
 
 // ---- machport, the loop idiom: one message per side, reused ---------------------------------
 
@@ -246,35 +260,6 @@ void serve_machport_reused(mach_port_name_t name) {
     if (!machport::send(std::move(request.reply_to), std::move(m))) break;
   }
 }
-
-class machport_reused_client {
- public:
-  explicit machport_reused_client(mach_port_name_t server)
-      : server_(machport::send_right::adopt(server)) {}
-  ~machport_reused_client() { (void)server_.release(); }  // the server object owns that right
-  machport_reused_client(const machport_reused_client&) = delete;
-  machport_reused_client& operator=(const machport_reused_client&) = delete;
-
-  bool operator()() {
-    ping request{};
-    request.seq = ++seq_;
-    request.reply_to = machport::reply_port::make_send_once(reply_port_);
-    std::memcpy(request.text.data(), "hello", 6);
-    machport::encode(std::move(request), message_);
-    if (!machport::send(server_, std::move(message_))) return false;
-    if (!machport::receive(reply_port_, message_)) return false;
-    auto reply = machport::decode<pong>(message_);
-    return reply.has_value() && reply.value().seq == seq_;
-  }
-
-  bool valid() const { return reply_port_.valid(); }
-
- private:
-  machport::send_right server_;
-  machport::receive_right reply_port_ = machport::receive_right::allocate().value();
-  machport::message message_;
-  std::uint64_t seq_ = 0;
-};
 
 template <class Client, void (*Serve)(mach_port_name_t)>
 void run_ping_pong(benchmark::State& state) {
