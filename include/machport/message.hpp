@@ -21,11 +21,12 @@ struct message_access;
 // A message is in one of three states:
 //  - empty: default-constructed, moved from, reset, or consumed by a successful send, a parse
 //    or a decode;
-//  - outgoing: built by message_builder (or handed back by a send that timed out). It owns
-//    the rights it carries with a MOVE_* disposition and the OOL regions marked deallocate,
-//    and borrows those with COPY_SEND / MAKE_SEND / MAKE_SEND_ONCE (the source right must
-//    outlive the send) and OOL memory added as a borrowed span;
-//  - received: returned by receive(). It owns the reply right in the header, every right in
+//  - outgoing: built by message_builder or encode (or handed back by a send that timed out,
+//    or adopted with adopt_outgoing). It owns the rights it carries with a MOVE_* disposition
+//    and the OOL regions marked deallocate, and borrows those with COPY_SEND / MAKE_SEND /
+//    MAKE_SEND_ONCE (the source right must outlive the send) and OOL memory added as a
+//    borrowed span;
+//  - received: returned by (or received into by) receive(). It owns the reply right in the header, every right in
 //    its descriptors, and every OOL region and port array the kernel mapped for it.
 // Destroying a non-empty message releases everything it owns, like mach_msg_destroy:
 // send rights and dead names are deallocated, send-once rights deallocated (their port gets a

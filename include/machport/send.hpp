@@ -15,7 +15,8 @@ namespace machport {
 // Sends `msg` (an outgoing message) to the port `dest` names, copying the send right
 // (COPY_SEND: `dest` keeps its uref). Blocks while the queue is full, at most `timeout`.
 //
-// On success `msg` is empty: the kernel took every right and region it carried.
+// On success `msg` is empty: the kernel took every right and region it carried (`msg` keeps
+// its buffer: encode or build the next message into it).
 // On error `msg` is NOT consumed when the kernel gave it back, and then still owns everything:
 //  - MACH_SEND_TIMED_OUT, MACH_SEND_INTERRUPTED, MACH_SEND_NO_BUFFER (the kernel's
 //    "pseudo-receive"): the message is returned into this task as it was queued; every right

@@ -10,6 +10,9 @@
 //   machport::message m = machport::encode(ping{...});
 //   machport::result<ping> p = machport::decode<ping>(std::move(received));
 //
+// In a loop, one message serves every message without allocating: encode(value, msg) writes
+// into it, decode<T>(msg) reads it in place and leaves it empty with its buffer.
+//
 // Field kinds, in declaration order:
 //  - send_right → port descriptor MOVE_SEND (arrives as PORT_SEND); send_once_right →
 //    MOVE_SEND_ONCE; receive_right → MOVE_RECEIVE; an empty right travels as MACH_PORT_NULL;
