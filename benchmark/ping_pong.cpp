@@ -1,7 +1,9 @@
-// Cross-task request/reply: the README idiom (a typed request carrying a send-once reply right,
-// answered through that right by a server thread) against hand-written mach_msg doing the same
-// work (the same message layouts, the reply right made by the kernel in the send), paired in
-// one run. On the emulated kernel each server runs as a task of its own and its kernel calls
+// Cross-task request/reply: the README idiom (a typed request carrying a reply port that the
+// kernel makes into a send-once right in the send, answered through that right by a server
+// thread) against hand-written mach_msg doing the same work (the same message layouts, the
+// reply right made by the kernel in the send: MAKE_SEND_ONCE in the header), paired in one run.
+// ping_pong uses a fresh message per send and receive (the README example); ping_pong_reused
+// one message per side for every message (the README's loop idiom). On the emulated kernel each server runs as a task of its own and its kernel calls
 // are charged to the round trip; on macOS the servers are threads of this task.
 #include "bench_support.hpp"
 #include "raw_mach.hpp"
@@ -30,7 +32,7 @@ namespace {
 struct ping {
   static constexpr mach_msg_id_t id = 100;
   std::uint64_t seq;
-  machport::send_once_right reply_to;
+  machport::reply_port reply_to;
   std::array<char, 16> text;
 };
 
@@ -43,13 +45,11 @@ constexpr mach_msg_id_t stop_id = 199;
 
 // The same messages written by hand, with the layout encode() gives them.
 struct raw_ping {
-  mach_msg_header_t header;
-  mach_msg_body_t body;
-  mach_msg_port_descriptor_t reply_to;
+  mach_msg_header_t header;  // the reply port in msgh_local_port
   std::uint64_t seq;
   std::array<char, 16> text;
 };
-static_assert(offsetof(raw_ping, seq) == 40 && sizeof(raw_ping) == 64);
+static_assert(offsetof(raw_ping, seq) == 24 && sizeof(raw_ping) == machport::encoded_size<ping>());
 
 struct raw_pong {
   mach_msg_header_t header;
@@ -138,20 +138,19 @@ void serve_raw(mach_port_name_t port) {
     const auto* request = reinterpret_cast<const raw_ping*>(in.bytes());
     if (request->header.msgh_id != ping::id ||
         request->header.msgh_size != sizeof(raw_ping) ||
-        (request->header.msgh_bits & MACH_MSGH_BITS_COMPLEX) == 0 ||
-        request->body.msgh_descriptor_count != 1) {
+        MACH_MSGH_BITS_REMOTE(request->header.msgh_bits) != MACH_MSG_TYPE_PORT_SEND_ONCE) {
       mach_msg_destroy(in.header());
       break;
     }
     raw_pong reply{};
     reply.header.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0);
     reply.header.msgh_size = sizeof reply;
-    reply.header.msgh_remote_port = request->reply_to.name;
+    reply.header.msgh_remote_port = request->header.msgh_remote_port;
     reply.header.msgh_id = pong::id;
     reply.seq = request->seq;
     if (mach_msg(&reply.header, MACH_SEND_MSG, sizeof reply, 0, MACH_PORT_NULL,
                  MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL) != MACH_MSG_SUCCESS) {
-      mach_port_deallocate(mach_task_self(), request->reply_to.name);
+      mach_port_deallocate(mach_task_self(), request->header.msgh_remote_port);
       break;
     }
   }
@@ -165,14 +164,11 @@ class raw_client {
   bool operator()() {
     raw_ping request{};
     request.header.msgh_bits =
-        MACH_MSGH_BITS_COMPLEX | MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, 0);
+        MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE);
     request.header.msgh_size = sizeof request;
     request.header.msgh_remote_port = server_;
+    request.header.msgh_local_port = reply_port_.name();
     request.header.msgh_id = ping::id;
-    request.body.msgh_descriptor_count = 1;
-    request.reply_to.name = reply_port_.name();
-    request.reply_to.disposition = MACH_MSG_TYPE_MAKE_SEND_ONCE;
-    request.reply_to.type = MACH_MSG_PORT_DESCRIPTOR;
     request.seq = ++seq_;
     std::memcpy(request.text.data(), "hello", 6);
     if (mach_msg(&request.header, MACH_SEND_MSG, sizeof request, 0, MACH_PORT_NULL,
@@ -208,26 +204,35 @@ void serve_machport(mach_port_name_t name) {
   }
 }
 
-class machport_client {
+// The client: the README example (Reused = false: a fresh message for each send and
+// receive) or the README loop idiom (one message reused for every message).
+template <bool Reused>
+class machport_client_with {
  public:
-  explicit machport_client(mach_port_name_t server)
+  explicit machport_client_with(mach_port_name_t server)
       : server_(machport::send_right::adopt(server)) {}
-  ~machport_client() { (void)server_.release(); }  // the server object owns that right
-  machport_client(const machport_client&) = delete;
-  machport_client& operator=(const machport_client&) = delete;
+  ~machport_client_with() { (void)server_.release(); }  // the server object owns that right
+  machport_client_with(const machport_client_with&) = delete;
+  machport_client_with& operator=(const machport_client_with&) = delete;
 
   bool operator()() {
     ping request{};
     request.seq = ++seq_;
-    auto reply_to = reply_port_.make_send_once();
-    if (!reply_to) return false;
-    request.reply_to = std::move(reply_to.value());
+    request.reply_to = machport::reply_port::make_send_once(reply_port_);
     std::memcpy(request.text.data(), "hello", 6);
-    if (!machport::send(server_, machport::encode(std::move(request)))) return false;
-    auto received = machport::receive(reply_port_);
-    if (!received) return false;
-    auto reply = machport::decode<pong>(std::move(received.value()));
-    return reply.has_value() && reply.value().seq == seq_;
+    if constexpr (Reused) {
+      machport::encode(std::move(request), message_);
+      if (!machport::send(server_, std::move(message_))) return false;
+      if (!machport::receive(reply_port_, message_)) return false;
+      auto reply = machport::decode<pong>(message_);
+      return reply.has_value() && reply.value().seq == seq_;
+    } else {
+      if (!machport::send(server_, machport::encode(std::move(request)))) return false;
+      auto received = machport::receive(reply_port_);
+      if (!received) return false;
+      auto reply = machport::decode<pong>(std::move(received.value()));
+      return reply.has_value() && reply.value().seq == seq_;
+    }
   }
 
   bool valid() const { return reply_port_.valid(); }
@@ -235,17 +240,36 @@ class machport_client {
  private:
   machport::send_right server_;
   machport::receive_right reply_port_ = machport::receive_right::allocate().value();
+  machport::message message_;  // Reused only
   std::uint64_t seq_ = 0;
 };
+using machport_client = machport_client_with<false>;
+using machport_reused_client = machport_client_with<true>;
 
-void ping_pong(benchmark::State& state) {
+// ---- machport, the loop idiom: one message per side, reused ---------------------------------
+
+void serve_machport_reused(mach_port_name_t name) {
+  auto port = machport::receive_right::adopt(name);
+  machport::message m;
+  for (;;) {
+    if (!machport::receive(port, m)) break;
+    auto decoded = machport::decode<ping>(m);
+    if (!decoded) break;  // the stop message
+    ping& request = decoded.value();
+    machport::encode(pong{request.seq}, m);
+    if (!machport::send(std::move(request.reply_to), std::move(m))) break;
+  }
+}
+
+template <class Client, void (*Serve)(mach_port_name_t)>
+void run_ping_pong(benchmark::State& state) {
   server raw_server("raw_server", serve_raw);
-  server machport_server("machport_server", serve_machport);
+  server machport_server("machport_server", Serve);
   if (!raw_server.valid() || !machport_server.valid()) {
     return machport_bench::fail(state, "cannot start the servers");
   }
   raw_client raw(raw_server.send_name());
-  machport_client lib(machport_server.send_name());
+  Client lib(machport_server.send_name());
   if (!raw.valid() || !lib.valid()) return machport_bench::fail(state, "cannot set up the clients");
 
   machport_bench::pair_options paired;
@@ -255,8 +279,15 @@ void ping_pong(benchmark::State& state) {
   machport_bench::run_paired(state, raw, lib, paired);
 }
 
+void ping_pong(benchmark::State& state) { run_ping_pong<machport_client, serve_machport>(state); }
+
+void ping_pong_reused(benchmark::State& state) {
+  run_ping_pong<machport_reused_client, serve_machport_reused>(state);
+}
+
 }  // namespace
 
 BENCHMARK(ping_pong)->UseRealTime();
+BENCHMARK(ping_pong_reused)->UseRealTime();
 
 MACHPORT_BENCHMARK_MAIN();

@@ -11,9 +11,10 @@
 namespace machport {
 namespace detail {
 
-std::unique_ptr<std::uint64_t[]> allocate_storage(std::size_t bytes) {
-  const std::size_t words = (bytes + 7) / 8;
-  return std::unique_ptr<std::uint64_t[]>(new std::uint64_t[words == 0 ? 1 : words]());
+std::unique_ptr<std::uint64_t[]> allocate_storage(std::size_t bytes, bool zeroed) {
+  const std::size_t words = std::max<std::size_t>((bytes + 7) / 8, 1);
+  if (zeroed) return std::unique_ptr<std::uint64_t[]>(new std::uint64_t[words]());
+  return std::unique_ptr<std::uint64_t[]>(new std::uint64_t[words]);
 }
 
 void release_port(mach_port_name_t name, std::uint8_t disposition) noexcept {
@@ -77,7 +78,8 @@ void release_contents(std::byte* buf, std::size_t length, message::state st) noe
 message::message(message&& other) noexcept
     : storage_(std::move(other.storage_)),
       capacity_(other.capacity_),
-      state_(other.state_) {
+      state_(other.state_),
+      foreign_(other.foreign_) {
   other.capacity_ = 0;
   other.state_ = state::empty;
 }
@@ -88,6 +90,7 @@ message& message::operator=(message&& other) noexcept {
     storage_ = std::move(other.storage_);
     capacity_ = other.capacity_;
     state_ = other.state_;
+    foreign_ = other.foreign_;
     other.capacity_ = 0;
     other.state_ = state::empty;
   }
@@ -102,16 +105,20 @@ message message::adopt_received(std::span<const std::byte> bytes) {
   return m;
 }
 
+void message::assign_received(std::span<const std::byte> bytes) {
+  // A reused buffer may be larger: the bytes after `bytes` are zeroed, so that the receiver
+  // sees no trailer there unless `bytes` has one (see adopt_received).
+  std::byte* buf = detail::message_access::prepare(*this, bytes.size());
+  if (!bytes.empty()) std::memcpy(buf, bytes.data(), bytes.size());
+  std::memset(buf + bytes.size(), 0, capacity_ - bytes.size());
+  state_ = state::received;
+}
+
 message message::adopt_outgoing(std::span<const std::byte> bytes) {
   message m = adopt_received(bytes);
   m.state_ = state::outgoing;
+  m.foreign_ = true;
   return m;
-}
-
-std::span<const std::byte> message::bytes() const noexcept {
-  if (!storage_ || capacity_ < detail::header_size) return {};
-  std::size_t n = std::min<std::size_t>(size(), capacity_);
-  return {reinterpret_cast<const std::byte*>(storage_.get()), n};
 }
 
 void message::reset() noexcept {
@@ -122,9 +129,22 @@ void message::reset() noexcept {
 }
 
 void message::detach() noexcept {
+  state_ = state::empty;  // the buffer stays, for reuse
+  foreign_ = false;
+}
+
+void message::reserve(std::size_t bytes) {
+  if (bytes <= capacity_ && storage_) return;
+  auto fresh = detail::allocate_storage(bytes);
+  if (state_ != state::empty) std::memcpy(fresh.get(), storage_.get(), capacity_);
+  storage_ = std::move(fresh);
+  capacity_ = bytes;
+}
+
+void message::release_buffer() noexcept {
+  reset();
   storage_.reset();
   capacity_ = 0;
-  state_ = state::empty;
 }
 
 }  // namespace machport

@@ -19,8 +19,10 @@ message_builder::message_builder(message_builder&& other) noexcept
       reply_name_(std::exchange(other.reply_name_, MACH_PORT_NULL)),
       reply_disposition_(std::exchange(other.reply_disposition_, std::uint8_t{0})),
       descriptors_(std::move(other.descriptors_)),
+      items_(std::move(other.items_)),
       data_(std::move(other.data_)) {
   other.descriptors_.clear();
+  other.items_.clear();
   other.data_.clear();
 }
 
@@ -31,8 +33,10 @@ message_builder& message_builder::operator=(message_builder&& other) noexcept {
     reply_name_ = std::exchange(other.reply_name_, MACH_PORT_NULL);
     reply_disposition_ = std::exchange(other.reply_disposition_, std::uint8_t{0});
     descriptors_ = std::move(other.descriptors_);
+    items_ = std::move(other.items_);
     data_ = std::move(other.data_);
     other.descriptors_.clear();
+    other.items_.clear();
     other.data_.clear();
   }
   return *this;
@@ -66,6 +70,7 @@ void message_builder::release_all() noexcept {
     }
   }
   descriptors_.clear();
+  items_.clear();
   data_.clear();
 }
 
@@ -237,7 +242,9 @@ message_builder& message_builder::add_data(std::span<const std::byte> bytes, std
   if (!detail::valid_inline_alignment(alignment)) {
     throw std::invalid_argument("machport: inline data alignment must be 1, 2, 4 or 8");
   }
-  data_.push_back(data_item{std::vector<std::byte>(bytes.begin(), bytes.end()), alignment});
+  items_.reserve(items_.size() + 1);  // then the push_back below cannot throw
+  data_.insert(data_.end(), bytes.begin(), bytes.end());
+  items_.push_back(data_item{bytes.size(), alignment});
   return *this;
 }
 
@@ -250,18 +257,23 @@ std::size_t message_builder::descriptor_bytes() const noexcept {
 
 std::size_t message_builder::size() const noexcept {
   detail::inline_cursor cursor(detail::body_start(descriptors_.size(), descriptor_bytes()));
-  for (auto& item : data_) (void)cursor.place(item.bytes.size(), item.alignment);
+  for (auto& item : items_) (void)cursor.place(item.size, item.alignment);
   return cursor.message_size();
 }
 
 message message_builder::build() {
+  message m;
+  build(m);
+  return m;
+}
+
+void message_builder::build(message& into) {
   const std::size_t total = size();
   if (total > std::numeric_limits<mach_msg_size_t>::max()) {
     throw std::length_error("machport: message too large");
   }
-  message m;
-  auto storage = detail::allocate_storage(total);
-  std::byte* buf = reinterpret_cast<std::byte*>(storage.get());
+  std::byte* buf = detail::message_access::prepare(into, total);
+  std::memset(buf, 0, total);  // padding and unused descriptor bytes
 
   const bool complex = !descriptors_.empty();
   mach_msg_header_t h{};
@@ -283,18 +295,20 @@ message message_builder::build() {
     }
   }
   detail::inline_cursor cursor(off);
-  for (auto& item : data_) {
-    const std::size_t at = cursor.place(item.bytes.size(), item.alignment);
-    if (!item.bytes.empty()) std::memcpy(buf + at, item.bytes.data(), item.bytes.size());
+  const std::byte* from = data_.data();
+  for (auto& item : items_) {
+    const std::size_t at = cursor.place(item.size, item.alignment);
+    if (item.size != 0) std::memcpy(buf + at, from, item.size);
+    from += item.size;
   }
 
-  detail::message_access::assign(m, std::move(storage), total, message::state::outgoing);
-  // Ownership is now the message's.
+  detail::message_access::set_state(into, message::state::outgoing);
+  // Ownership is now the message's; the builder keeps its memory for the next message.
   reply_name_ = MACH_PORT_NULL;
   reply_disposition_ = 0;
   descriptors_.clear();
+  items_.clear();
   data_.clear();
-  return m;
 }
 
 }  // namespace machport

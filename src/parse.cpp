@@ -21,6 +21,13 @@ std::span<const std::byte> parsed_message::message_bytes() const noexcept {
   return {reinterpret_cast<const std::byte*>(storage_.get()), size_};
 }
 
+void parsed_message::recycle_buffer(message& m) noexcept {
+  detail::message_access::assign(m, std::move(storage_), capacity_, message::state::empty);
+  capacity_ = 0;
+  size_ = 0;
+  body_offset_ = 0;
+}
+
 std::span<const std::byte> parsed_message::body() const noexcept {
   return message_bytes().subspan(body_offset_);
 }
@@ -38,15 +45,13 @@ bool receivable(std::uint8_t disp) noexcept {
          disp == detail::disp_move_send_once;
 }
 
-message_errc validate_received(const std::byte* buf, std::size_t length,
-                               std::vector<detail::raw_descriptor>& out, std::size_t& body_offset,
-                               std::size_t& size) {
-  if (auto e = detail::check_header(buf, length, size); e != message_errc::success) return e;
-  const std::uint8_t remote_disp = detail::remote_disposition(load32(buf + detail::header_bits_offset));
-  if (remote_disp != 0 && remote_disp != detail::disp_move_send &&
-      remote_disp != detail::disp_move_send_once) {
-    return message_errc::bad_header_bits;
-  }
+}  // namespace
+
+namespace detail {
+
+message_errc validate_received(const std::byte* buf, std::size_t length, std::size_t& size,
+                               std::size_t& body_offset) noexcept {
+  if (auto e = check_received_header(buf, length, size); e != message_errc::success) return e;
   message_errc bad = message_errc::success;
   auto e = detail::walk(
       buf, length,
@@ -71,18 +76,16 @@ message_errc validate_received(const std::byte* buf, std::size_t length,
             if (d.disposition != detail::disp_move_receive) bad = message_errc::bad_disposition;
             break;
         }
-        out.push_back(d);
       },
       &body_offset);
   if (e != message_errc::success) return e;
   if (bad != message_errc::success) return bad;
-  // The trailer, if the buffer has room for one, must fit in it.
-  if (length - size >= detail::min_trailer_size) {
-    const std::uint32_t tsize = load32(buf + size + detail::trailer_size_offset);
-    if (tsize > length - size) return message_errc::bad_trailer;
-  }
-  return message_errc::success;
+  return check_received_trailer(buf, length, size);
 }
+
+}  // namespace detail
+
+namespace {
 
 template <class Right>
 std::vector<Right> adopt_all(std::uint64_t address, std::uint32_t count) {
@@ -99,9 +102,8 @@ result<parsed_message> parse(message&& m) {
   std::byte* buf = detail::message_access::data(m);
   const std::size_t length = detail::message_access::capacity(m);
 
-  std::vector<detail::raw_descriptor> raw;
   std::size_t body_offset = 0, size = 0;
-  const message_errc e = validate_received(buf, length, raw, body_offset, size);
+  const message_errc e = detail::validate_received(buf, length, size, body_offset);
   if (e != message_errc::success) {
     m.reset();  // releases what can be located
     return e;
@@ -110,9 +112,10 @@ result<parsed_message> parse(message&& m) {
   parsed_message p;
   // Reserved up front: from here on only a port array's name vector can fail to allocate
   // (and then the rights not yet adopted are lost with the out-of-memory error).
-  p.descriptors_.reserve(raw.size());
-  p.kinds_.reserve(raw.size());
   const mach_msg_header_t h = detail::load_header(buf);
+  const std::size_t count = detail::is_complex(h.msgh_bits) ? load32(buf + detail::header_size) : 0;
+  p.descriptors_.reserve(count);
+  p.kinds_.reserve(count);
   p.id_ = h.msgh_id;
   p.bits_ = h.msgh_bits;
   p.local_ = h.msgh_local_port;
@@ -134,7 +137,8 @@ result<parsed_message> parse(message&& m) {
     detail::release_name(h.msgh_voucher_port);
   }
 
-  for (auto& d : raw) {
+  // Validated above: every descriptor is well-formed.
+  (void)detail::walk(buf, length, [&](const detail::raw_descriptor& d) {
     p.kinds_.push_back(descriptor_info{static_cast<descriptor_kind>(d.type), d.disposition});
     switch (d.type) {
       case detail::type_port:
@@ -171,7 +175,7 @@ result<parsed_message> parse(message&& m) {
         }
         break;
     }
-  }
+  });
   return p;
 }
 

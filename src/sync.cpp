@@ -6,6 +6,7 @@
 #include <machport/send.hpp>
 
 #include <algorithm>
+#include <array>
 #include <limits>
 #include <vector>
 
@@ -152,8 +153,6 @@ class right_checker {
 bool rights_would_copy_in(const std::byte* buf, std::size_t length, mach_port_name_t dest,
                           std::uint8_t dest_disp) {
   const mach_msg_header_t h = detail::load_header(buf);
-  // Only the header: the kernel checks it before copying anything in.
-  if (!detail::is_complex(h.msgh_bits)) return true;
   right_checker check;
   const std::uint8_t reply_disp = detail::local_disposition(h.msgh_bits);
   // The kernel checks the destination and reply rights before it copies anything in; they are
@@ -181,6 +180,89 @@ bool rights_would_copy_in(const std::byte* buf, std::size_t length, mach_port_na
   return ok || e != message_errc::success;  // a malformed message: the kernel rejects it first
 }
 
+// What a message built from machport's owning types needs checked before it is sent, found
+// without a kernel call: whether a descriptor borrows a right (COPY_SEND, MAKE_*: its owner
+// lives outside the message and may have dropped it), and whether a send-once or receive right
+// is moved twice (two owning objects adopted the same name). The header reply needs nothing:
+// the kernel checks it before copying anything in (MACH_SEND_INVALID_REPLY, message untouched).
+class owned_rights_scan {
+ public:
+  enum class verdict { trusted, check_in_kernel, duplicate };
+
+  verdict scan(const std::byte* buf, std::size_t length, mach_port_name_t dest,
+               std::uint8_t dest_disp) noexcept {
+    const mach_msg_header_t h = detail::load_header(buf);
+    if (!detail::is_complex(h.msgh_bits)) return verdict::trusted;
+    // The header's rights count only for what they move (the kernel checks them first).
+    if (detail::owns_right(dest_disp)) note(dest, dest_disp);
+    const std::uint8_t reply_disp = detail::local_disposition(h.msgh_bits);
+    if (detail::owns_right(reply_disp)) note(h.msgh_local_port, reply_disp);
+    (void)detail::walk(buf, length, [&](const detail::raw_descriptor& d) {
+      switch (d.type) {
+        case detail::type_port:
+        case detail::type_guarded_port:
+          note(d.name, d.disposition);
+          break;
+        case detail::type_ool_ports:
+          if (d.count > detail::max_port_count) break;  // the kernel refuses it first
+          if (!detail::owns_right(d.disposition)) {
+            borrowed_ = true;
+          } else if (d.disposition != detail::disp_move_send) {
+            detail::for_each_port_name(d.address, d.count,
+                                       [&](mach_port_name_t n) { note(n, d.disposition); });
+          }
+          break;
+        default:
+          break;
+      }
+    });
+    if (borrowed_ || overflow_) return verdict::check_in_kernel;
+    return duplicate_ ? verdict::duplicate : verdict::trusted;
+  }
+
+ private:
+  void note(mach_port_name_t name, std::uint8_t disposition) noexcept {
+    if (disposition == 0 || !MACH_PORT_VALID(name)) return;
+    if (!detail::owns_right(disposition)) {
+      borrowed_ = true;
+      return;
+    }
+    // Several MOVE_SEND of one name are fine (one uref each); a send-once or receive right
+    // can be moved once.
+    if (disposition == detail::disp_move_send) return;
+    for (std::size_t i = 0; i < count_; ++i) {
+      if (unique_[i] == name) duplicate_ = true;
+    }
+    if (count_ == unique_.size()) {
+      overflow_ = true;  // many rights: leave it to the full check
+      return;
+    }
+    unique_[count_++] = name;
+  }
+
+  std::array<mach_port_name_t, 16> unique_{};
+  std::size_t count_ = 0;
+  bool borrowed_ = false;
+  bool duplicate_ = false;
+  bool overflow_ = false;
+};
+
+// Whether the rights of `msg` would all copy in: without a kernel call for a message built
+// from owning types, with right_checker for the others (see send.hpp).
+bool rights_pass(const message& msg, const std::byte* buf, std::size_t length,
+                 mach_port_name_t dest, std::uint8_t dest_disp) {
+  if (!detail::message_access::foreign(msg)) {
+    switch (owned_rights_scan{}.scan(buf, length, dest, dest_disp)) {
+      case owned_rights_scan::verdict::trusted: return true;
+      case owned_rights_scan::verdict::duplicate: return false;
+      case owned_rights_scan::verdict::check_in_kernel: break;
+    }
+  } else if (!detail::is_complex(detail::load_header(buf).msgh_bits)) {
+    return true;  // only the header: the kernel checks it before copying anything in
+  }
+  return rights_would_copy_in(buf, length, dest, dest_disp);
+}
+
 // Sends with `dest` / `disposition` as destination. On return, `returned_dest` holds the
 // destination name the kernel handed back in a pseudo-receive (or NULL).
 result<void> do_send(mach_port_name_t dest, std::uint8_t disposition, message& msg,
@@ -193,7 +275,7 @@ result<void> do_send(mach_port_name_t dest, std::uint8_t disposition, message& m
   std::byte* buf = detail::message_access::data(msg);
   const std::size_t capacity = detail::message_access::capacity(msg);
   // Refused here, the message and the destination stay untouched and owned by the caller.
-  if (!rights_would_copy_in(buf, capacity, dest, disposition)) {
+  if (!rights_pass(msg, buf, capacity, dest, disposition)) {
     return make_msg_error(MACH_SEND_INVALID_RIGHT);
   }
   const std::uint32_t bits = load32(buf + detail::header_bits_offset);
@@ -215,6 +297,7 @@ result<void> do_send(mach_port_name_t dest, std::uint8_t disposition, message& m
   if (pseudo_received(mr)) {
     consumed_dest = true;
     returned_dest = normalize_pseudo_received(buf, capacity);
+    detail::message_access::set_foreign(msg, false);  // the kernel inserted every right in it
     return make_msg_error(mr);
   }
   if (untouched(mr)) {
@@ -251,9 +334,34 @@ result<void> send(send_once_right&& dest, message&& msg, std::chrono::millisecon
   return r;
 }
 
-result<message> receive(mach_port_name_t from, const receive_options& o) {
+result<void> send(reply_port&& dest, message&& msg, std::chrono::milliseconds timeout) {
+  bool consumed = false;
+  mach_port_name_t returned = MACH_PORT_NULL;
+  // An empty reply_port names MACH_PORT_NULL: the kernel refuses it (INVALID_DEST) untouched.
+  const auto disposition = dest.disposition() != 0 ? static_cast<std::uint8_t>(dest.disposition())
+                                                   : detail::disp_copy_send;
+  auto r = do_send(dest.name(), disposition, msg, timeout, consumed, returned);
+  if (consumed) {
+    (void)dest.release();
+    // A pseudo-receive hands back the right the send made or moved: now ours.
+    if (MACH_PORT_VALID(returned)) {
+      const bool once = disposition == detail::disp_move_send_once ||
+                        disposition == detail::disp_make_send_once;
+      dest = reply_port::adopt(returned, once ? detail::disp_move_send_once : detail::disp_move_send);
+    }
+  }
+  return r;
+}
+
+// The buffer size the last message too large for this thread's buffer needed: a receive
+// without a message of its own starts there, so that a size seen once costs one kernel call
+// from then on (MACH_RCV_TOO_LARGE at most once per size increase, per thread).
+thread_local std::size_t receive_size_hint = 0;
+
+result<void> receive(mach_port_name_t from, message& into, const receive_options& o) {
   const std::size_t tsize = trailer_size(o.trailer);
-  std::size_t capacity = std::max<std::size_t>(o.buffer_size, detail::header_size + tsize);
+  std::size_t capacity = std::max({o.buffer_size, detail::header_size + tsize,
+                                   detail::message_access::capacity(into)});
   const bool has_deadline = timed(o.timeout);
   // Clamped first: a timeout near milliseconds::max() would overflow the clock's nanoseconds.
   const auto deadline =
@@ -267,10 +375,12 @@ result<message> receive(mach_port_name_t from, const receive_options& o) {
 
   for (;;) {
     if (capacity > std::numeric_limits<mach_msg_size_t>::max()) {
+      into.reset();
       return make_msg_error(MACH_RCV_TOO_LARGE);
     }
-    auto storage = detail::allocate_storage(capacity);
-    auto* hdr = reinterpret_cast<mach_msg_header_t*>(storage.get());
+    // Releases what `into` held; keeps (or grows) its buffer.
+    auto* hdr = reinterpret_cast<mach_msg_header_t*>(detail::message_access::prepare(into, capacity));
+    capacity = detail::message_access::capacity(into);
     mach_msg_timeout_t ms = 0;
     if (has_deadline) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
@@ -282,16 +392,27 @@ result<message> receive(mach_port_name_t from, const receive_options& o) {
       // The message stays queued and msgh_size says how big it is (without trailer).
       std::size_t needed = static_cast<std::size_t>(hdr->msgh_size) + tsize;
       capacity = std::max(needed, capacity + 1);
+      receive_size_hint = std::max(receive_size_hint, capacity);
       continue;
     }
-    if (mr == MACH_MSG_SUCCESS || (mr & ~MACH_MSG_MASK) == MACH_RCV_BODY_ERROR) {
-      message m;
-      detail::message_access::assign(m, std::move(storage), capacity, message::state::received);
-      if (mr == MACH_MSG_SUCCESS) return m;
-      return make_msg_error(mr);  // m releases the part that arrived
+    if (mr == MACH_MSG_SUCCESS) {
+      detail::message_access::set_state(into, message::state::received);
+      return success();
+    }
+    if ((mr & ~MACH_MSG_MASK) == MACH_RCV_BODY_ERROR) {
+      detail::message_access::set_state(into, message::state::received);
+      into.reset();  // releases the part that arrived
     }
     return make_msg_error(mr);
   }
+}
+
+result<message> receive(mach_port_name_t from, const receive_options& o) {
+  message m;
+  receive_options first = o;
+  first.buffer_size = std::max(o.buffer_size, receive_size_hint);
+  BOOST_OUTCOME_TRY(receive(from, m, first));
+  return m;
 }
 
 result<message> receive(const receive_right& from, const receive_options& o) {
@@ -300,6 +421,14 @@ result<message> receive(const receive_right& from, const receive_options& o) {
 
 result<message> receive(const port_set& from, const receive_options& o) {
   return receive(from.name(), o);
+}
+
+result<void> receive(const receive_right& from, message& into, const receive_options& o) {
+  return receive(from.name(), into, o);
+}
+
+result<void> receive(const port_set& from, message& into, const receive_options& o) {
+  return receive(from.name(), into, o);
 }
 
 }  // namespace machport

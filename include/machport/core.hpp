@@ -10,6 +10,7 @@
 #include <machport/port_set.hpp>
 #include <machport/receive.hpp>
 #include <machport/receive_right.hpp>
+#include <machport/reply_port.hpp>
 #include <machport/result.hpp>
 #include <machport/send.hpp>
 #include <machport/send_once_right.hpp>

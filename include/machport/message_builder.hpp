@@ -107,10 +107,16 @@ class message_builder {
   // Returns the message and empties the builder (ownership moves into the message). Throws
   // before anything moves, leaving the builder as it was.
   message build();
+  // The same into `into`, reusing its buffer (see message): whatever `into` held is released
+  // first. The builder keeps its own memory too, so a builder and a message used for every
+  // message of a loop allocate nothing once they are large enough.
+  void build(message& into);
 
  private:
+  // An inline item: its bytes are the next `size` bytes of data_ (stored unpadded: where the
+  // item goes depends on the descriptors, known only at build()).
   struct data_item {
-    std::vector<std::byte> bytes;
+    std::size_t size;
     std::size_t alignment;
   };
   template <class Make>
@@ -127,7 +133,8 @@ class message_builder {
   // The descriptors as they will be written. An OOL-ports descriptor's array is a VM region
   // the builder owns (address 0 when empty).
   std::vector<detail::raw_descriptor> descriptors_;
-  std::vector<data_item> data_;
+  std::vector<data_item> items_;
+  std::vector<std::byte> data_;
 };
 
 }  // namespace machport

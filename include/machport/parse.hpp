@@ -100,6 +100,10 @@ class parsed_message {
   body_reader reader() const noexcept { return {message_bytes(), body_offset_}; }
   trailer_view trailer() const noexcept;
   std::span<const std::byte> message_bytes() const noexcept;
+  // Hands the buffer the message arrived in to `m` (empty, for reuse: receive into it, encode
+  // into it); whatever `m` held is released. body(), reader(), trailer() and message_bytes()
+  // are empty afterwards; the rights and regions taken apart stay here.
+  void recycle_buffer(message& m) noexcept;
 
  private:
   friend result<parsed_message> parse(message&& m);
@@ -125,5 +129,33 @@ class parsed_message {
 // message: everything in the header and in the descriptors before the malformed one).
 // An outgoing message gives message_errc::bad_header_bits and is left untouched.
 result<parsed_message> parse(message&& m);
+
+namespace detail {
+// The header checks of parse(): msgh_size within the buffer, a reply disposition a receiver
+// can hold. `size` gets msgh_size.
+inline message_errc check_received_header(const std::byte* buf, std::size_t length,
+                                          std::size_t& size) noexcept {
+  if (auto e = check_header(buf, length, size); e != message_errc::success) return e;
+  const std::uint8_t remote = remote_disposition(load32(buf + header_bits_offset));
+  if (remote != 0 && remote != disp_move_send && remote != disp_move_send_once) {
+    return message_errc::bad_header_bits;
+  }
+  return message_errc::success;
+}
+// The trailer, if the buffer has room for one after msgh_size, must fit in it.
+inline message_errc check_received_trailer(const std::byte* buf, std::size_t length,
+                                           std::size_t size) noexcept {
+  if (length - size >= min_trailer_size &&
+      load32(buf + size + trailer_size_offset) > length - size) {
+    return message_errc::bad_trailer;
+  }
+  return message_errc::success;
+}
+// The structural checks of parse() on the received message in [buf, buf+length), without
+// taking anything: returns success or why it is malformed; `size` gets msgh_size and
+// `body_offset` the end of the descriptors.
+message_errc validate_received(const std::byte* buf, std::size_t length, std::size_t& size,
+                               std::size_t& body_offset) noexcept;
+}  // namespace detail
 
 }  // namespace machport

@@ -131,3 +131,27 @@ BOOST_AUTO_TEST_CASE(built_port_array_is_an_owned_region) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(message_assign, machport_test::leak_check)
+
+// assign_received reuses the buffer; what the message held before is released.
+BOOST_AUTO_TEST_CASE(assign_received_reuses_buffer) {
+  auto p = make_port();
+  message m = message_builder(1).add_port(send_right(p.send)).add(std::uint64_t{1}).build();
+  BOOST_TEST(refs(p.send.name(), MACH_PORT_RIGHT_SEND) == 2u);
+  const std::byte* before = m.buffer().data();
+  const std::size_t capacity = m.buffer().size();
+  mach_msg_header_t h{};
+  h.msgh_size = sizeof h;
+  h.msgh_id = 5;
+  m.assign_received(std::as_bytes(std::span(&h, 1)));
+  BOOST_TEST(refs(p.send.name(), MACH_PORT_RIGHT_SEND) == 1u);
+  BOOST_TEST(m.current_state() == message::state::received);
+  BOOST_TEST(m.id() == 5);
+  BOOST_TEST(m.buffer().data() == before);
+  BOOST_TEST(m.buffer().size() == capacity);
+  auto parsed = require(parse(std::move(m)));
+  BOOST_TEST(parsed.id() == 5);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

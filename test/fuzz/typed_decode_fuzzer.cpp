@@ -41,6 +41,13 @@ struct empty {
   static constexpr mach_msg_id_t id = 4;
 };
 
+struct with_reply {
+  static constexpr mach_msg_id_t id = 5;
+  machport::reply_port reply;
+  std::uint32_t n;
+  machport::send_once_right so;
+};
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -53,6 +60,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   {
     auto r = machport::decode<with_rights>(machport::message::adopt_received(bytes));
+    (void)r;
+  }
+  {
+    // Into a reused message, whose buffer may be larger than the bytes.
+    static machport::message reused;
+    reused.assign_received(bytes);
+    auto r = machport::decode<with_reply>(reused);
     (void)r;
   }
   return 0;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <machport/detail/release.hpp>
+#include <machport/detail/wire.hpp>
 #include <machport/message.hpp>
 
 #include <cstddef>
@@ -12,8 +13,9 @@
 
 namespace machport::detail {
 
-// Allocates 8-byte aligned, zeroed storage of at least `bytes` bytes.
-std::unique_ptr<std::uint64_t[]> allocate_storage(std::size_t bytes);
+// Allocates 8-byte aligned storage of at least `bytes` bytes, zeroed unless `zeroed` is false
+// (a receive buffer: the kernel writes what is read).
+std::unique_ptr<std::uint64_t[]> allocate_storage(std::size_t bytes, bool zeroed = true);
 
 // Releases what a message in state `st` owns in [buf, buf+length) (see message's comment).
 // Malformed parts are skipped: header rights are released whenever the header is readable,
@@ -55,8 +57,37 @@ struct message_access {
     m.storage_ = std::move(storage);
     m.capacity_ = capacity;
     m.state_ = st;
+    m.foreign_ = false;
   }
+  static bool foreign(const message& m) noexcept { return m.foreign_; }
+  static void set_foreign(message& m, bool foreign) noexcept { m.foreign_ = foreign; }
   static void set_state(message& m, message::state st) noexcept { m.state_ = st; }
+  // Releases what `m` holds and returns its buffer, grown first (not zeroed) if it has fewer
+  // than `bytes` bytes. `m` is empty, its bytes are the caller's to write; on bad_alloc `m` is
+  // unchanged.
+  static std::byte* prepare(message& m, std::size_t bytes) {
+    if (m.capacity_ < bytes || !m.storage_) {
+      auto fresh = allocate_storage(bytes, false);
+      m.reset();
+      m.storage_ = std::move(fresh);
+      m.capacity_ = bytes;
+    } else if (owns_nothing(m)) {
+      m.state_ = message::state::empty;
+    } else {
+      m.reset();
+    }
+    m.foreign_ = false;
+    return data(m);
+  }
+
+  // True when `m` is empty, or holds a message that names no right and no region (not
+  // complex, no header dispositions): emptying it releases nothing, without a call.
+  static bool owns_nothing(const message& m) noexcept {
+    if (m.state_ == message::state::empty) return true;
+    if (m.capacity_ < header_size) return false;
+    const std::uint32_t bits = load32(data(const_cast<message&>(m)) + header_bits_offset);
+    return (bits & (MACH_MSGH_BITS_COMPLEX | MACH_MSGH_BITS_PORTS_MASK)) == 0;
+  }
   // Empties the message without releasing anything and returns its buffer.
   static std::unique_ptr<std::uint64_t[]> take_storage(message& m, std::size_t& capacity) noexcept {
     capacity = m.capacity_;
