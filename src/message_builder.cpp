@@ -123,7 +123,16 @@ message_builder& message_builder::add_port(send_right&& r) {
 message_builder& message_builder::add_port(send_once_right&& r) {
   return append([&] { return port_descriptor(r.release(), detail::disp_move_send_once); });
 }
+namespace detail {
+void refuse_guarded(const receive_right& r) {
+  if (r.guarded()) {
+    throw std::invalid_argument("machport: a guarded receive right is sent with add_guarded_port");
+  }
+}
+}  // namespace detail
+
 message_builder& message_builder::add_port(receive_right&& r) {
+  detail::refuse_guarded(r);
   return append([&] { return port_descriptor(r.release(), detail::disp_move_receive); });
 }
 message_builder& message_builder::add_copy_send(const send_right& r) {
@@ -225,6 +234,7 @@ message_builder& message_builder::add_ports(std::vector<send_once_right>&& right
   return *this;
 }
 message_builder& message_builder::add_ports(std::vector<receive_right>&& rights) {
+  for (const auto& r : rights) detail::refuse_guarded(r);
   add_array(std::span<receive_right>(rights), detail::disp_move_receive);
   rights.clear();
   return *this;

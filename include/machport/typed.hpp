@@ -129,7 +129,9 @@ constexpr std::size_t encoded_size() {
 }
 
 // Builds a message from `value`, moving its rights and buffers into it (value's right fields
-// are left empty). Never fails; allocation failure throws std::bad_alloc.
+// are left empty). Allocation failure throws std::bad_alloc. A guarded receive_right field
+// throws std::invalid_argument before anything moves (see detail::refuse_guarded): a guarded
+// right is sent with message_builder::add_guarded_port, which typed messages do not use.
 template <class T>
 message encode(T&& value) {
   using type = std::remove_cvref_t<T>;
@@ -138,6 +140,11 @@ message encode(T&& value) {
                 "a typed message has `static constexpr mach_msg_id_t id`");
   static_assert(!std::is_const_v<std::remove_reference_t<T>> && !std::is_lvalue_reference_v<T>,
                 "encode takes the value by rvalue: its rights move into the message");
+  boost::pfr::for_each_field(value, [](const auto& field) {
+    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(field)>, receive_right>) {
+      detail::refuse_guarded(field);
+    }
+  });
   message_builder b(type::id);
   boost::pfr::for_each_field(value, [&b](auto& field) {
     using F = std::remove_cvref_t<decltype(field)>;
