@@ -84,12 +84,22 @@ message_errc validate_received(const std::byte* buf, std::size_t length,
   return message_errc::success;
 }
 
-template <class Right>
-std::vector<Right> adopt_all(std::uint64_t address, std::uint32_t count) {
-  std::vector<Right> v;
-  v.reserve(count);  // the only allocation; nothing below throws
-  detail::for_each_port_name(address, count, [&](mach_port_name_t n) { v.push_back(Right::adopt(n)); });
-  return v;
+// An empty port array of `d`'s right type with room for all its names, made before anything
+// is taken from the message, so that adopting the names cannot fail.
+port_array reserve_array(const detail::raw_descriptor& d) {
+  port_array a;
+  if (d.disposition == detail::disp_move_receive) a.emplace<std::vector<receive_right>>();
+  else if (d.disposition == detail::disp_move_send) a.emplace<std::vector<send_right>>();
+  else a.emplace<std::vector<send_once_right>>();
+  std::visit([&](auto& v) { v.reserve(d.count); }, a);
+  return a;
+}
+
+void adopt_all(port_array& a, std::uint64_t address, std::uint32_t count) noexcept {
+  std::visit([&](auto& v) {
+    using right = typename std::remove_reference_t<decltype(v)>::value_type;
+    detail::for_each_port_name(address, count, [&](mach_port_name_t n) { v.push_back(right::adopt(n)); });
+  }, a);
 }
 }  // namespace
 
@@ -108,10 +118,15 @@ result<parsed_message> parse(message&& m) {
   }
 
   parsed_message p;
-  // Reserved up front: from here on only a port array's name vector can fail to allocate
-  // (and then the rights not yet adopted are lost with the out-of-memory error).
+  // Everything is allocated up front, while `m` still owns every right: an allocation failure
+  // leaves it unchanged, and nothing below throws.
   p.descriptors_.reserve(raw.size());
   p.kinds_.reserve(raw.size());
+  std::vector<port_array> arrays;
+  for (auto& d : raw) {
+    if (d.type == detail::type_ool_ports) arrays.push_back(reserve_array(d));
+  }
+  auto next_array = arrays.begin();
   const mach_msg_header_t h = detail::load_header(buf);
   p.id_ = h.msgh_id;
   p.bits_ = h.msgh_bits;
@@ -154,13 +169,8 @@ result<parsed_message> parse(message&& m) {
         // The array memory is ours: hold it while the names are adopted, then free it.
         ool_buffer array = ool_buffer::adopt(static_cast<std::uintptr_t>(d.address),
                                              static_cast<std::size_t>(d.count) * sizeof(mach_port_name_t));
-        if (d.disposition == detail::disp_move_receive) {
-          p.descriptors_.emplace_back(port_array{adopt_all<receive_right>(d.address, d.count)});
-        } else if (d.disposition == detail::disp_move_send) {
-          p.descriptors_.emplace_back(port_array{adopt_all<send_right>(d.address, d.count)});
-        } else {
-          p.descriptors_.emplace_back(port_array{adopt_all<send_once_right>(d.address, d.count)});
-        }
+        adopt_all(*next_array, d.address, d.count);
+        p.descriptors_.emplace_back(std::move(*next_array++));
         break;
       }
       case detail::type_guarded_port:

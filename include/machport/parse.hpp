@@ -124,6 +124,7 @@ class parsed_message {
 // `m` is empty too, and every right and region it carried has been released (for a malformed
 // message: everything in the header and in the descriptors before the malformed one).
 // An outgoing message gives message_errc::bad_header_bits and is left untouched.
+// Allocation failure throws std::bad_alloc before anything is taken: `m` is unchanged.
 result<parsed_message> parse(message&& m);
 
 }  // namespace machport

@@ -6,12 +6,34 @@
 #include <machport/detail/wire.hpp>
 
 #include <array>
+#include <cstdlib>
 #include <cstring>
+#include <new>
+#include <optional>
 #include <span>
 #include <vector>
 
 using namespace machport;
 using namespace core_test;
+
+namespace {
+// The number of operator new calls on this thread that succeed before one throws
+// std::bad_alloc; -1: none throws. Only parse_allocation_failure_loses_no_right sets it.
+thread_local long allocations_before_failure = -1;
+}  // namespace
+
+// Replaced for this test binary: plain malloc/free, plus the failure injection above.
+void* operator new(std::size_t size) {
+  if (allocations_before_failure == 0) {
+    allocations_before_failure = -1;
+    throw std::bad_alloc();
+  }
+  if (allocations_before_failure > 0) --allocations_before_failure;
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 BOOST_FIXTURE_TEST_SUITE(parsing, machport_test::leak_check)
 
@@ -126,6 +148,46 @@ BOOST_AUTO_TEST_CASE(descriptor_kinds_are_recorded) {
   // kinds stay when the rights are moved out
   auto taken = std::move(parsed.descriptors()[1]);
   BOOST_TEST((parsed.descriptor_kinds()[1].kind == descriptor_kind::guarded_port));
+}
+
+// Regression: an allocation failure while a port array's names were being adopted lost the
+// names not yet adopted. Each allocation parse makes is failed in turn.
+BOOST_AUTO_TEST_CASE(parse_allocation_failure_loses_no_right) {
+  auto p = make_port();
+  auto a = make_port();
+  long failures = 0;
+  for (long n = 0;; ++n) {
+    std::vector<send_right> first{a.send, a.send};
+    std::vector<send_once_right> second;
+    second.push_back(require(a.receive.make_send_once()));
+    require(send(p.send, message_builder(5)
+                             .add_ports(std::move(first))
+                             .add_port(send_right(a.send))
+                             .add_ports(std::move(second))
+                             .build()));
+    auto m = receive_now(p.receive);
+    BOOST_TEST(refs(a.send.name(), MACH_PORT_RIGHT_SEND) == 4u);
+    std::optional<result<parsed_message>> parsed;
+    allocations_before_failure = n;
+    try {
+      parsed.emplace(parse(std::move(m)));
+    } catch (const std::bad_alloc&) {
+    }
+    allocations_before_failure = -1;
+    if (!parsed) {
+      ++failures;
+      BOOST_TEST(!m.empty());  // unchanged: it still owns every right
+      m.reset();
+      BOOST_TEST(refs(a.send.name(), MACH_PORT_RIGHT_SEND) == 1u);
+      expect_send_once_notification(a.receive);
+      continue;
+    }
+    BOOST_TEST(require(std::move(*parsed)).descriptors().size() == 3u);
+    break;
+  }
+  BOOST_TEST(failures >= 3);  // the vectors of the port arrays and of the descriptors
+  BOOST_TEST(refs(a.send.name(), MACH_PORT_RIGHT_SEND) == 1u);
+  expect_send_once_notification(a.receive);
 }
 
 // The bitfield bytes wire.hpp names (offsetof cannot check them) are where the SDK puts them.
