@@ -33,11 +33,6 @@ trailer_view parsed_message::trailer() const noexcept {
 }
 
 namespace {
-bool receivable(std::uint8_t disp) noexcept {
-  return disp == detail::disp_move_receive || disp == detail::disp_move_send ||
-         disp == detail::disp_move_send_once;
-}
-
 message_errc validate_received(const std::byte* buf, std::size_t length,
                                std::vector<detail::raw_descriptor>& out, std::size_t& body_offset,
                                std::size_t& size) {
@@ -54,14 +49,14 @@ message_errc validate_received(const std::byte* buf, std::size_t length,
         if (bad != message_errc::success) return;
         switch (d.type) {
           case detail::type_port:
-            if (!receivable(d.disposition)) bad = message_errc::bad_disposition;
+            if (!detail::owns_right(d.disposition)) bad = message_errc::bad_disposition;
             break;
           case detail::type_ool:
           case detail::type_ool_volatile:
             if (d.count != 0 && d.address == 0) bad = message_errc::bad_ool_descriptor;
             break;
           case detail::type_ool_ports:
-            if (!receivable(d.disposition)) {
+            if (!detail::owns_right(d.disposition)) {
               bad = message_errc::bad_disposition;
             } else if (d.count > detail::max_port_count || (d.count != 0 && d.address == 0)) {
               bad = message_errc::bad_ool_descriptor;
