@@ -40,36 +40,38 @@ void release_contents(std::byte* buf, std::size_t length, message::state st) noe
   }
   if (voucher_disposition(h.msgh_bits) == disp_move_send) release_name(h.msgh_voucher_port);
 
-  (void)walk(buf, length, [&](const raw_descriptor& d) {
-    switch (d.type) {
-      case type_port:
-        release_port(d.name, d.disposition);
-        break;
-      case type_ool:
-      case type_ool_volatile:
-        if (received || d.deallocate) release_memory(d.address, d.count);
-        break;
-      case type_ool_ports: {
-        // No kernel writes a longer array: such a descriptor was never the kernel's, and
-        // neither its names nor its memory are trusted.
-        if (d.count > max_port_count) break;
-        if (owns_right(d.disposition)) {
-          for_each_port_name(d.address, d.count,
-                             [&](mach_port_name_t n) { release_port(n, d.disposition); });
-        }
-        if (received || d.deallocate) {
-          release_memory(d.address, static_cast<std::size_t>(d.count) * sizeof(mach_port_name_t));
-        }
-        break;
+  (void)walk(buf, length, [&](const raw_descriptor& d) { release_descriptor(d, received); });
+}
+
+void release_descriptor(const raw_descriptor& d, bool received) noexcept {
+  switch (d.type) {
+    case type_port:
+      release_port(d.name, d.disposition);
+      break;
+    case type_ool:
+    case type_ool_volatile:
+      if (received || d.deallocate) release_memory(d.address, d.count);
+      break;
+    case type_ool_ports: {
+      // No kernel writes a longer array: such a received descriptor was never the kernel's,
+      // and neither its names nor its memory are trusted. An outgoing one is ours.
+      if (received && d.count > max_port_count) break;
+      if (owns_right(d.disposition)) {
+        for_each_port_name(d.address, d.count,
+                           [&](mach_port_name_t n) { release_port(n, d.disposition); });
       }
-      case type_guarded_port:
-        // mach_port_destruct ignores the guard of an unguarded port, so it fits both cases.
-        if (d.disposition == disp_move_receive) release_receive(d.name, true, d.address);
-        break;
-      default:
-        break;
+      if (received || d.deallocate) {
+        release_memory(d.address, static_cast<std::size_t>(d.count) * sizeof(mach_port_name_t));
+      }
+      break;
     }
-  });
+    case type_guarded_port:
+      // mach_port_destruct ignores the guard of an unguarded port, so it fits both cases.
+      if (d.disposition == disp_move_receive) release_receive(d.name, true, d.address);
+      break;
+    default:
+      break;
+  }
 }
 
 }  // namespace detail

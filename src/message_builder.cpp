@@ -42,29 +42,7 @@ void message_builder::release_all() noexcept {
   if (detail::owns_right(reply_disposition_)) detail::release_port(reply_name_, reply_disposition_);
   reply_name_ = MACH_PORT_NULL;
   reply_disposition_ = 0;
-  for (auto& d : descriptors_) {
-    switch (d.type) {
-      case detail::type_port:
-        detail::release_port(d.name, d.disposition);
-        break;
-      case detail::type_ool:
-        if (d.deallocate) detail::release_memory(d.address, d.count);
-        break;
-      case detail::type_ool_ports: {
-        // The array is the builder's own memory: read it in place.
-        const auto* names = reinterpret_cast<const mach_port_name_t*>(d.address);
-        for (std::uint32_t i = 0; i < d.count; ++i) detail::release_port(names[i], d.disposition);
-        detail::release_memory(d.address, std::size_t{d.count} * sizeof(mach_port_name_t));
-        break;
-      }
-      case detail::type_guarded_port:
-        // mach_port_destruct ignores the guard of an unguarded port, so it fits both cases.
-        detail::release_receive(d.name, true, d.address);
-        break;
-      default:
-        break;
-    }
-  }
+  for (auto& d : descriptors_) detail::release_descriptor(d, false);
   descriptors_.clear();
   data_.clear();
 }

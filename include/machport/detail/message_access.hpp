@@ -2,6 +2,7 @@
 #pragma once
 
 #include <machport/detail/release.hpp>
+#include <machport/detail/wire.hpp>
 #include <machport/message.hpp>
 
 #include <cstddef>
@@ -20,6 +21,10 @@ std::unique_ptr<std::uint64_t[]> allocate_storage(std::size_t bytes);
 // descriptors up to the first one that is malformed, and descriptors whose disposition a
 // message of that state cannot own are left alone.
 void release_contents(std::byte* buf, std::size_t length, message::state st) noexcept;
+
+// Releases what one descriptor of a message (`received`: a received one, else an outgoing
+// one) or of a builder (an outgoing one) owns; the per-descriptor rule of release_contents.
+void release_descriptor(const raw_descriptor& d, bool received) noexcept;
 
 // Releases a right a message or builder owns by its MOVE_* disposition (MOVE_RECEIVE:
 // destroys the receive right; MOVE_SEND / MOVE_SEND_ONCE: deallocates the name). Borrowed
