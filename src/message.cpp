@@ -18,7 +18,7 @@ std::unique_ptr<std::uint64_t[]> allocate_storage(std::size_t bytes) {
 
 void release_port(mach_port_name_t name, std::uint8_t disposition) noexcept {
   switch (disposition) {
-    case disp_move_receive: release_receive(name, false, 0); break;
+    case disp_move_receive: release_receive(name, std::nullopt); break;
     case disp_move_send:
     case disp_move_send_once: release_name(name); break;
     default: break;  // COPY_SEND / MAKE_*: borrowed; anything else: not a right we hold
@@ -67,7 +67,9 @@ void release_descriptor(const raw_descriptor& d, bool received) noexcept {
     }
     case type_guarded_port:
       // mach_port_destruct ignores the guard of an unguarded port, so it fits both cases.
-      if (d.disposition == disp_move_receive) release_receive(d.name, true, d.address);
+      if (d.disposition == disp_move_receive) {
+        release_receive(d.name, static_cast<mach_port_context_t>(d.address));
+      }
       break;
     default:
       break;

@@ -53,9 +53,7 @@ namespace detail {
 // The receive right's state that travels with its name: the guard, if the port is guarded.
 struct receive_right_traits {
   std::optional<mach_port_context_t> guard;
-  void free(mach_port_name_t name) const noexcept {
-    release_receive(name, guard.has_value(), guard.value_or(0));
-  }
+  void free(mach_port_name_t name) const noexcept { release_receive(name, guard); }
 };
 }  // namespace detail
 
