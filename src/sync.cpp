@@ -100,7 +100,7 @@ class right_checker {
       case detail::disp_move_send:
         if (!dead && (e->type & MACH_PORT_TYPE_SEND) == 0) return false;
         if (e->urefs == 0) return false;
-        if (e->urefs != 0xFFFF) --e->urefs;  // pegged urefs do not go down
+        if (e->urefs != detail::pegged_urefs) --e->urefs;
         return true;
       case detail::disp_move_send_once:
         if (!dead && (e->type & MACH_PORT_TYPE_SEND_ONCE) == 0) return false;

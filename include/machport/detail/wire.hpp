@@ -116,6 +116,13 @@ constexpr bool owns_right(std::uint8_t disposition) noexcept {
 // refuses to send a longer one (MACH_SEND_TOO_LARGE) before copying anything in.
 inline constexpr std::uint32_t max_port_count = 16383;
 
+// XNU's MACH_PORT_UREFS_MAX: a send or dead-name uref count that reaches it is pegged there
+// (copy-in and deallocation no longer lower it).
+inline constexpr mach_port_urefs_t pegged_urefs = 0xFFFF;
+#ifdef MACH_PORT_UREFS_MAX
+static_assert(pegged_urefs == MACH_PORT_UREFS_MAX);
+#endif
+
 constexpr std::size_t descriptor_size(std::uint8_t type) noexcept {
   return type == type_port ? port_descriptor_size : long_descriptor_size;
 }
