@@ -12,7 +12,7 @@ namespace machport {
 namespace detail {
 
 std::unique_ptr<std::uint64_t[]> allocate_storage(std::size_t bytes) {
-  const std::size_t words = (bytes + 7) / 8;
+  const std::size_t words = (bytes + sizeof(std::uint64_t) - 1) / sizeof(std::uint64_t);
   return std::unique_ptr<std::uint64_t[]>(new std::uint64_t[words == 0 ? 1 : words]());
 }
 
