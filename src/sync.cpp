@@ -19,16 +19,8 @@ using detail::store32;
 // The timeout argument for mach_msg, and whether to pass the *_TIMEOUT option.
 bool timed(std::chrono::milliseconds t) noexcept { return t != no_timeout; }
 
-// The longest timeout mach_msg takes (MACH_MSG_TIMEOUT_NONE, 0, is a poll).
-constexpr std::chrono::milliseconds max_mach_timeout{std::numeric_limits<mach_msg_timeout_t>::max() - 1};
-
-// `t` clamped to what mach_msg can wait: [0, max_mach_timeout].
-std::chrono::milliseconds clamp_timeout(std::chrono::milliseconds t) noexcept {
-  return std::clamp(t, std::chrono::milliseconds::zero(), max_mach_timeout);
-}
-
 mach_msg_timeout_t to_mach(std::chrono::milliseconds t) noexcept {
-  return static_cast<mach_msg_timeout_t>(clamp_timeout(t).count());
+  return static_cast<mach_msg_timeout_t>(detail::clamp_timeout(t).count());
 }
 
 bool pseudo_received(mach_msg_return_t mr) noexcept {
@@ -255,9 +247,7 @@ result<message> receive(mach_port_name_t from, const receive_options& o) {
   const std::size_t tsize = trailer_size(o.trailer);
   std::size_t capacity = std::max<std::size_t>(o.buffer_size, detail::header_size + tsize);
   const bool has_deadline = timed(o.timeout);
-  // Clamped first: a timeout near milliseconds::max() would overflow the clock's nanoseconds.
-  const auto deadline =
-      has_deadline ? clock::now() + clamp_timeout(o.timeout) : clock::time_point::max();
+  const auto deadline = detail::receive_deadline(clock::now(), o.timeout);
 
   mach_msg_option_t options = MACH_RCV_MSG | MACH_RCV_LARGE |
                               MACH_RCV_TRAILER_TYPE(MACH_MSG_TRAILER_FORMAT_0) |
