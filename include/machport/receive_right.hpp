@@ -69,7 +69,8 @@ struct receive_right_traits {
 //
 // An empty right (valid() false) fails every call below with KERN_INVALID_NAME, without
 // calling the kernel. adopt, release, reset, name, valid and == come from
-// detail/right_handle.hpp.
+// detail/right_handle.hpp. A release the kernel refuses (two owners of one name) asserts in
+// debug builds (see detail/release.hpp).
 class receive_right : public detail::right_handle<receive_right, detail::receive_right_traits> {
  public:
   receive_right() noexcept = default;
