@@ -54,7 +54,8 @@ struct descriptor_info {
 };
 
 // Reads inline data with the layout rule of the builder (detail::place_inline: each item at
-// the next offset, from the start of the message, that is a multiple of its alignment). Every read is bounds-checked.
+// the next offset, from the start of the message, that is a multiple of its alignment).
+// Every read is bounds-checked.
 class body_reader {
  public:
   body_reader(std::span<const std::byte> message, std::size_t offset) noexcept

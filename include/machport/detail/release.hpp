@@ -18,7 +18,8 @@ class release_hook {
  public:
   virtual ~release_hook() = default;
   virtual void deallocate(mach_port_name_t name) = 0;
-  virtual void mod_refs(mach_port_name_t name, mach_port_right_t right, mach_port_delta_t delta) = 0;
+  virtual void mod_refs(mach_port_name_t name, mach_port_right_t right,
+                        mach_port_delta_t delta) = 0;
   virtual void destruct(mach_port_name_t name, mach_port_context_t guard) = 0;
   virtual void vm_deallocate(std::uintptr_t address, std::size_t size) = 0;
 };
