@@ -12,14 +12,14 @@ namespace machport {
 namespace detail {
 
 std::unique_ptr<std::uint64_t[]> allocate_storage(std::size_t bytes, bool zeroed) {
-  const std::size_t words = std::max<std::size_t>((bytes + 7) / 8, 1);
+  const std::size_t words = std::max<std::size_t>((bytes + sizeof(std::uint64_t) - 1) / sizeof(std::uint64_t), 1);
   if (zeroed) return std::unique_ptr<std::uint64_t[]>(new std::uint64_t[words]());
   return std::unique_ptr<std::uint64_t[]>(new std::uint64_t[words]);
 }
 
 void release_port(mach_port_name_t name, std::uint8_t disposition) noexcept {
   switch (disposition) {
-    case disp_move_receive: release_receive(name, false, 0); break;
+    case disp_move_receive: release_receive(name, std::nullopt); break;
     case disp_move_send:
     case disp_move_send_once: release_name(name); break;
     default: break;  // COPY_SEND / MAKE_*: borrowed; anything else: not a right we hold
@@ -41,36 +41,40 @@ void release_contents(std::byte* buf, std::size_t length, message::state st) noe
   }
   if (voucher_disposition(h.msgh_bits) == disp_move_send) release_name(h.msgh_voucher_port);
 
-  (void)walk(buf, length, [&](const raw_descriptor& d) {
-    switch (d.type) {
-      case type_port:
-        release_port(d.name, d.disposition);
-        break;
-      case type_ool:
-      case type_ool_volatile:
-        if (received || d.deallocate) release_memory(d.address, d.count);
-        break;
-      case type_ool_ports: {
-        // No kernel writes a longer array: such a descriptor was never the kernel's, and
-        // neither its names nor its memory are trusted.
-        if (d.count > max_port_count) break;
-        if (owns_right(d.disposition)) {
-          for_each_port_name(d.address, d.count,
-                             [&](mach_port_name_t n) { release_port(n, d.disposition); });
-        }
-        if (received || d.deallocate) {
-          release_memory(d.address, static_cast<std::size_t>(d.count) * sizeof(mach_port_name_t));
-        }
-        break;
+  (void)walk(buf, length, [&](const raw_descriptor& d) { release_descriptor(d, received); });
+}
+
+void release_descriptor(const raw_descriptor& d, bool received) noexcept {
+  switch (d.type) {
+    case type_port:
+      release_port(d.name, d.disposition);
+      break;
+    case type_ool:
+    case type_ool_volatile:
+      if (received || d.deallocate) release_memory(d.address, d.count);
+      break;
+    case type_ool_ports: {
+      // No kernel writes a longer array: such a received descriptor was never the kernel's,
+      // and neither its names nor its memory are trusted. An outgoing one is ours.
+      if (received && d.count > max_port_count) break;
+      if (owns_right(d.disposition)) {
+        for_each_port_name(d.address, d.count,
+                           [&](mach_port_name_t n) { release_port(n, d.disposition); });
       }
-      case type_guarded_port:
-        // mach_port_destruct ignores the guard of an unguarded port, so it fits both cases.
-        if (d.disposition == disp_move_receive) release_receive(d.name, true, d.address);
-        break;
-      default:
-        break;
+      if (received || d.deallocate) {
+        release_memory(d.address, static_cast<std::size_t>(d.count) * sizeof(mach_port_name_t));
+      }
+      break;
     }
-  });
+    case type_guarded_port:
+      // mach_port_destruct ignores the guard of an unguarded port, so it fits both cases.
+      if (d.disposition == disp_move_receive) {
+        release_receive(d.name, static_cast<mach_port_context_t>(d.address));
+      }
+      break;
+    default:
+      break;
+  }
 }
 
 }  // namespace detail

@@ -46,29 +46,7 @@ void message_builder::release_all() noexcept {
   if (detail::owns_right(reply_disposition_)) detail::release_port(reply_name_, reply_disposition_);
   reply_name_ = MACH_PORT_NULL;
   reply_disposition_ = 0;
-  for (auto& d : descriptors_) {
-    switch (d.type) {
-      case detail::type_port:
-        detail::release_port(d.name, d.disposition);
-        break;
-      case detail::type_ool:
-        if (d.deallocate) detail::release_memory(d.address, d.count);
-        break;
-      case detail::type_ool_ports: {
-        // The array is the builder's own memory: read it in place.
-        const auto* names = reinterpret_cast<const mach_port_name_t*>(d.address);
-        for (std::uint32_t i = 0; i < d.count; ++i) detail::release_port(names[i], d.disposition);
-        detail::release_memory(d.address, std::size_t{d.count} * sizeof(mach_port_name_t));
-        break;
-      }
-      case detail::type_guarded_port:
-        // mach_port_destruct ignores the guard of an unguarded port, so it fits both cases.
-        detail::release_receive(d.name, true, d.address);
-        break;
-      default:
-        break;
-    }
-  }
+  for (auto& d : descriptors_) detail::release_descriptor(d, false);
   descriptors_.clear();
   items_.clear();
   data_.clear();
@@ -129,6 +107,7 @@ message_builder& message_builder::add_port(send_once_right&& r) {
   return append([&] { return port_descriptor(r.release(), detail::disp_move_send_once); });
 }
 message_builder& message_builder::add_port(receive_right&& r) {
+  detail::refuse_guarded(r);
   return append([&] { return port_descriptor(r.release(), detail::disp_move_receive); });
 }
 message_builder& message_builder::add_copy_send(const send_right& r) {
@@ -230,6 +209,7 @@ message_builder& message_builder::add_ports(std::vector<send_once_right>&& right
   return *this;
 }
 message_builder& message_builder::add_ports(std::vector<receive_right>&& rights) {
+  for (const auto& r : rights) detail::refuse_guarded(r);
   add_array(std::span<receive_right>(rights), detail::disp_move_receive);
   rights.clear();
   return *this;

@@ -39,14 +39,6 @@ trailer_view parsed_message::trailer() const noexcept {
   return {buf + size_, tsize};
 }
 
-namespace {
-bool receivable(std::uint8_t disp) noexcept {
-  return disp == detail::disp_move_receive || disp == detail::disp_move_send ||
-         disp == detail::disp_move_send_once;
-}
-
-}  // namespace
-
 namespace detail {
 
 message_errc validate_received(const std::byte* buf, std::size_t length, std::size_t& size,
@@ -59,14 +51,14 @@ message_errc validate_received(const std::byte* buf, std::size_t length, std::si
         if (bad != message_errc::success) return;
         switch (d.type) {
           case detail::type_port:
-            if (!receivable(d.disposition)) bad = message_errc::bad_disposition;
+            if (!detail::owns_right(d.disposition)) bad = message_errc::bad_disposition;
             break;
           case detail::type_ool:
           case detail::type_ool_volatile:
             if (d.count != 0 && d.address == 0) bad = message_errc::bad_ool_descriptor;
             break;
           case detail::type_ool_ports:
-            if (!receivable(d.disposition)) {
+            if (!detail::owns_right(d.disposition)) {
               bad = message_errc::bad_disposition;
             } else if (d.count > detail::max_port_count || (d.count != 0 && d.address == 0)) {
               bad = message_errc::bad_ool_descriptor;
@@ -87,12 +79,22 @@ message_errc validate_received(const std::byte* buf, std::size_t length, std::si
 
 namespace {
 
-template <class Right>
-std::vector<Right> adopt_all(std::uint64_t address, std::uint32_t count) {
-  std::vector<Right> v;
-  v.reserve(count);  // the only allocation; nothing below throws
-  detail::for_each_port_name(address, count, [&](mach_port_name_t n) { v.push_back(Right::adopt(n)); });
-  return v;
+// An empty port array of `d`'s right type with room for all its names, made before anything
+// is taken from the message, so that adopting the names cannot fail.
+port_array reserve_array(const detail::raw_descriptor& d) {
+  port_array a;
+  if (d.disposition == detail::disp_move_receive) a.emplace<std::vector<receive_right>>();
+  else if (d.disposition == detail::disp_move_send) a.emplace<std::vector<send_right>>();
+  else a.emplace<std::vector<send_once_right>>();
+  std::visit([&](auto& v) { v.reserve(d.count); }, a);
+  return a;
+}
+
+void adopt_all(port_array& a, std::uint64_t address, std::uint32_t count) noexcept {
+  std::visit([&](auto& v) {
+    using right = typename std::remove_reference_t<decltype(v)>::value_type;
+    detail::for_each_port_name(address, count, [&](mach_port_name_t n) { v.push_back(right::adopt(n)); });
+  }, a);
 }
 }  // namespace
 
@@ -110,12 +112,18 @@ result<parsed_message> parse(message&& m) {
   }
 
   parsed_message p;
-  // Reserved up front: from here on only a port array's name vector can fail to allocate
-  // (and then the rights not yet adopted are lost with the out-of-memory error).
+  // Everything is allocated up front, while `m` still owns every right: an allocation failure
+  // leaves it unchanged, and nothing below throws.
   const mach_msg_header_t h = detail::load_header(buf);
   const std::size_t count = detail::is_complex(h.msgh_bits) ? load32(buf + detail::header_size) : 0;
   p.descriptors_.reserve(count);
   p.kinds_.reserve(count);
+  std::vector<port_array> arrays;
+  arrays.reserve(count);
+  (void)detail::walk(buf, length, [&](const detail::raw_descriptor& d) {
+    if (d.type == detail::type_ool_ports) arrays.push_back(reserve_array(d));
+  });
+  auto next_array = arrays.begin();
   p.id_ = h.msgh_id;
   p.bits_ = h.msgh_bits;
   p.local_ = h.msgh_local_port;
@@ -158,13 +166,8 @@ result<parsed_message> parse(message&& m) {
         // The array memory is ours: hold it while the names are adopted, then free it.
         ool_buffer array = ool_buffer::adopt(static_cast<std::uintptr_t>(d.address),
                                              static_cast<std::size_t>(d.count) * sizeof(mach_port_name_t));
-        if (d.disposition == detail::disp_move_receive) {
-          p.descriptors_.emplace_back(port_array{adopt_all<receive_right>(d.address, d.count)});
-        } else if (d.disposition == detail::disp_move_send) {
-          p.descriptors_.emplace_back(port_array{adopt_all<send_right>(d.address, d.count)});
-        } else {
-          p.descriptors_.emplace_back(port_array{adopt_all<send_once_right>(d.address, d.count)});
-        }
+        adopt_all(*next_array, d.address, d.count);
+        p.descriptors_.emplace_back(std::move(*next_array++));
         break;
       }
       case detail::type_guarded_port:

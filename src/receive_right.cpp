@@ -4,6 +4,8 @@
 
 #include "kernel_call.hpp"
 
+#include <stdexcept>
+
 namespace machport {
 
 result<receive_right> receive_right::allocate() noexcept {
@@ -147,5 +149,13 @@ result<void> receive_right::unguard() noexcept {
   traits().guard.reset();
   return success();
 }
+
+namespace detail {
+void refuse_guarded(const receive_right& r) {
+  if (r.guarded()) {
+    throw std::invalid_argument("machport: a guarded receive right is sent with add_guarded_port");
+  }
+}
+}  // namespace detail
 
 }  // namespace machport

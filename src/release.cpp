@@ -32,11 +32,11 @@ void release_name(mach_port_name_t name) noexcept {
   check_released(mach_port_deallocate(mach_task_self(), name));
 }
 
-void release_receive(mach_port_name_t name, bool guarded, mach_port_context_t guard) noexcept {
+void release_receive(mach_port_name_t name, std::optional<mach_port_context_t> guard) noexcept {
   if (!MACH_PORT_VALID(name)) return;
-  if (guarded) {
-    if (current_hook) return current_hook->destruct(name, guard);
-    check_released(mach_port_destruct(mach_task_self(), name, 0, guard));
+  if (guard) {
+    if (current_hook) return current_hook->destruct(name, *guard);
+    check_released(mach_port_destruct(mach_task_self(), name, 0, *guard));
   } else {
     if (current_hook) return current_hook->mod_refs(name, MACH_PORT_RIGHT_RECEIVE, -1);
     check_released(mach_port_mod_refs(mach_task_self(), name, MACH_PORT_RIGHT_RECEIVE, -1));

@@ -20,16 +20,8 @@ using detail::store32;
 // The timeout argument for mach_msg, and whether to pass the *_TIMEOUT option.
 bool timed(std::chrono::milliseconds t) noexcept { return t != no_timeout; }
 
-// The longest timeout mach_msg takes (MACH_MSG_TIMEOUT_NONE, 0, is a poll).
-constexpr std::chrono::milliseconds max_mach_timeout{std::numeric_limits<mach_msg_timeout_t>::max() - 1};
-
-// `t` clamped to what mach_msg can wait: [0, max_mach_timeout].
-std::chrono::milliseconds clamp_timeout(std::chrono::milliseconds t) noexcept {
-  return std::clamp(t, std::chrono::milliseconds::zero(), max_mach_timeout);
-}
-
 mach_msg_timeout_t to_mach(std::chrono::milliseconds t) noexcept {
-  return static_cast<mach_msg_timeout_t>(clamp_timeout(t).count());
+  return static_cast<mach_msg_timeout_t>(detail::clamp_timeout(t).count());
 }
 
 bool pseudo_received(mach_msg_return_t mr) noexcept {
@@ -101,7 +93,7 @@ class right_checker {
       case detail::disp_move_send:
         if (!dead && (e->type & MACH_PORT_TYPE_SEND) == 0) return false;
         if (e->urefs == 0) return false;
-        if (e->urefs != 0xFFFF) --e->urefs;  // pegged urefs do not go down
+        if (e->urefs != detail::pegged_urefs) --e->urefs;
         return true;
       case detail::disp_move_send_once:
         if (!dead && (e->type & MACH_PORT_TYPE_SEND_ONCE) == 0) return false;
@@ -363,9 +355,7 @@ result<void> receive(mach_port_name_t from, message& into, const receive_options
   std::size_t capacity = std::max({o.buffer_size, detail::header_size + tsize,
                                    detail::message_access::capacity(into)});
   const bool has_deadline = timed(o.timeout);
-  // Clamped first: a timeout near milliseconds::max() would overflow the clock's nanoseconds.
-  const auto deadline =
-      has_deadline ? clock::now() + clamp_timeout(o.timeout) : clock::time_point::max();
+  const auto deadline = detail::receive_deadline(clock::now(), o.timeout);
 
   mach_msg_option_t options = MACH_RCV_MSG | MACH_RCV_LARGE |
                               MACH_RCV_TRAILER_TYPE(MACH_MSG_TRAILER_FORMAT_0) |

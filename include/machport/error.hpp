@@ -37,13 +37,18 @@ inline boost::system::error_code make_bootstrap_error(kern_return_t kr) noexcept
   return {static_cast<int>(kr), bootstrap_category()};
 }
 
-// Why a received message was rejected by the parser or by a typed decode. Whatever the
-// reason, every right and region the message carried has been released.
+// Why parse, a typed decode or send refused a message. A message in the wrong state for the
+// call (empty_message; bad_header_bits for an outgoing message given to parse or decode, or a
+// received one given to send) is left untouched: it still owns everything it carried. For
+// every other error the message was a received one, and every right and region it carried
+// has been released (for a malformed message, as far as it can be located: see parse).
 enum class message_errc {
   success = 0,
   empty_message = 1,          // the message object holds nothing (moved from, or consumed)
   bad_header_size,            // msgh_size < 24, not a multiple of 4, or past the buffer
-  bad_header_bits,            // reply disposition not a received send / send-once right
+  // A received message whose reply disposition is not a send / send-once right (released),
+  // or a message in the wrong state: outgoing for parse / decode, received for send (untouched).
+  bad_header_bits,
   bad_descriptor_count,       // COMPLEX with a count that cannot fit in msgh_size
   descriptor_past_end,        // a descriptor runs past msgh_size
   unknown_descriptor_type,    // descriptor type > MACH_MSG_GUARDED_PORT_DESCRIPTOR

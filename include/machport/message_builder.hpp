@@ -37,8 +37,9 @@ namespace machport {
 // then.
 //
 // The add_* calls and build() throw only std::bad_alloc, std::length_error (a region or a
-// message past 4 GiB) or std::invalid_argument (a bad alignment); when they throw, the right or
-// region passed stays with the caller and the builder is unchanged.
+// message past 4 GiB) or std::invalid_argument (a bad alignment, or a guarded receive right
+// given to add_port or add_ports); when they throw, the right or region passed stays with the
+// caller and the builder is unchanged.
 // Whether a receive right sent in a guarded port descriptor arrives immovable
 // (MACH_MSG_GUARD_FLAGS_IMMOVABLE_RECEIVE) or movable.
 enum class guarded_arrival : std::uint8_t { immovable, movable };
@@ -68,7 +69,7 @@ class message_builder {
   // Port descriptors.
   message_builder& add_port(send_right&& r);        // MOVE_SEND
   message_builder& add_port(send_once_right&& r);   // MOVE_SEND_ONCE
-  message_builder& add_port(receive_right&& r);     // MOVE_RECEIVE (unguarded ports)
+  message_builder& add_port(receive_right&& r);     // MOVE_RECEIVE (unguarded only)
   message_builder& add_copy_send(const send_right& r);          // COPY_SEND
   message_builder& add_make_send(const receive_right& r);       // MAKE_SEND
   message_builder& add_make_send_once(const receive_right& r);  // MAKE_SEND_ONCE
@@ -86,7 +87,8 @@ class message_builder {
   // OOL port arrays. Rights moved in are owned; the const& overload copies send rights. The
   // names are written into a VM region the message owns (deallocate = true, like add_ool of an
   // ool_buffer), so its bytes stay self-contained (see message::detach). Allocation failure
-  // throws std::bad_alloc before anything is taken from `rights`.
+  // (std::bad_alloc) and a guarded receive right (std::invalid_argument, see refuse_guarded)
+  // throw before anything is taken from `rights`.
   message_builder& add_ports(std::vector<send_right>&& rights);
   message_builder& add_ports(std::vector<send_once_right>&& rights);
   message_builder& add_ports(std::vector<receive_right>&& rights);

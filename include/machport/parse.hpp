@@ -54,7 +54,8 @@ struct descriptor_info {
 };
 
 // Reads inline data with the layout rule of the builder (detail::place_inline: each item at
-// the next offset, from the start of the message, that is a multiple of its alignment). Every read is bounds-checked.
+// the next offset, from the start of the message, that is a multiple of its alignment).
+// Every read is bounds-checked.
 class body_reader {
  public:
   body_reader(std::span<const std::byte> message, std::size_t offset) noexcept
@@ -128,6 +129,7 @@ class parsed_message {
 // `m` is empty too, and every right and region it carried has been released (for a malformed
 // message: everything in the header and in the descriptors before the malformed one).
 // An outgoing message gives message_errc::bad_header_bits and is left untouched.
+// Allocation failure throws std::bad_alloc before anything is taken: `m` is unchanged.
 result<parsed_message> parse(message&& m);
 
 namespace detail {

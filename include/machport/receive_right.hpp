@@ -53,9 +53,7 @@ namespace detail {
 // The receive right's state that travels with its name: the guard, if the port is guarded.
 struct receive_right_traits {
   std::optional<mach_port_context_t> guard;
-  void free(mach_port_name_t name) const noexcept {
-    release_receive(name, guard.has_value(), guard.value_or(0));
-  }
+  void free(mach_port_name_t name) const noexcept { release_receive(name, guard); }
 };
 }  // namespace detail
 
@@ -71,7 +69,8 @@ struct receive_right_traits {
 //
 // An empty right (valid() false) fails every call below with KERN_INVALID_NAME, without
 // calling the kernel. adopt, release, reset, name, valid and == come from
-// detail/right_handle.hpp.
+// detail/right_handle.hpp. A release the kernel refuses (two owners of one name) asserts in
+// debug builds (see detail/release.hpp).
 class receive_right : public detail::right_handle<receive_right, detail::receive_right_traits> {
  public:
   receive_right() noexcept = default;
@@ -148,6 +147,14 @@ struct constructed_port {
 inline bool same_port(const receive_right& r, const send_right& s) noexcept {
   return r.valid() && r.name() == s.name();
 }
+
+namespace detail {
+// Throws std::invalid_argument if `r` is guarded. A guarded receive right travels only in a
+// guarded port descriptor (message_builder::add_guarded_port): a port descriptor would lose the
+// guard, and releasing the unsent message would then call mach_port_mod_refs on a guarded port,
+// which the kernel refuses (on macOS: a fatal guard exception), leaking the port.
+void refuse_guarded(const receive_right& r);
+}  // namespace detail
 
 }  // namespace machport
 

@@ -21,6 +21,9 @@ class receive_right;
 //
 // Rights belong to the IPC space of the calling thread's task (on the emulator: the task the
 // thread runs as when the right is created and destroyed).
+//
+// A release the kernel refuses (two owners of one name) asserts in debug builds (see
+// detail/release.hpp).
 class send_right : public detail::right_handle<send_right, detail::deallocate_traits> {
  public:
   send_right() noexcept = default;

@@ -34,9 +34,12 @@ constexpr std::size_t trailer_size(trailer_level level) noexcept {
     default: return sizeof(mach_msg_max_trailer_t);
   }
 }
-static_assert(trailer_size(trailer_level::none) == 8 && trailer_size(trailer_level::seqno) == 12 &&
-              trailer_size(trailer_level::sender) == 20 && trailer_size(trailer_level::audit) == 52 &&
-              trailer_size(trailer_level::context) == 60 && trailer_size(trailer_level::all) == 68);
+static_assert(trailer_size(trailer_level::none) == 8 &&
+              trailer_size(trailer_level::seqno) == 12 &&
+              trailer_size(trailer_level::sender) == 20 &&
+              trailer_size(trailer_level::audit) == 52 &&
+              trailer_size(trailer_level::context) == 60 &&
+              trailer_size(trailer_level::all) == 68);
 
 // The sender's audit token (TASK_AUDIT_TOKEN): val[0] auid, [1] euid, [2] egid, [3] ruid,
 // [4] rgid, [5] pid, [6] asid, [7] pid version. All zero for the kernel.

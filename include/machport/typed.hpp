@@ -213,7 +213,8 @@ void encode_into(T& value, std::byte* buf) noexcept {
   }
 }
 
-// Throws std::length_error if an ool_buffer field of `value` cannot travel (4 GiB or more).
+// Throws std::length_error if an ool_buffer field of `value` cannot travel (4 GiB or more),
+// std::invalid_argument if a receive_right field is guarded (see refuse_guarded).
 template <class T>
 void check_encodable(const T& value) {
   boost::pfr::for_each_field(value, [](const auto& field) {
@@ -222,6 +223,8 @@ void check_encodable(const T& value) {
       if (field.size() > std::numeric_limits<std::uint32_t>::max()) {
         throw std::length_error("machport: OOL region larger than 4 GiB");
       }
+    } else if constexpr (std::is_same_v<F, receive_right>) {
+      refuse_guarded(field);
     }
   });
 }
@@ -237,7 +240,10 @@ constexpr std::size_t encoded_size() {
 // Writes `value` as a message into `into`, reusing its buffer (it grows only when too small),
 // moving value's rights and buffers into it (value's right fields are left empty). Whatever
 // `into` held before is released first. Allocation failure throws std::bad_alloc, an OOL
-// region of 4 GiB or more std::length_error, both before anything moves.
+// region of 4 GiB or more std::length_error, and a guarded receive_right field
+// std::invalid_argument (see detail::refuse_guarded: a guarded right is sent with
+// message_builder::add_guarded_port, which typed messages do not use), all before anything
+// moves.
 template <class T>
 void encode(T&& value, message& into) {
   using type = std::remove_cvref_t<T>;

@@ -236,6 +236,34 @@ BOOST_AUTO_TEST_CASE(guarded_port_descriptor_without_option_is_destroyed) {
   BOOST_TEST(plain_send.is_dead());
 }
 
+// Regression: add_port and add_ports took a guarded receive right as a plain one and forgot
+// its guard; dropping the builder then released it with mach_port_mod_refs, which the kernel
+// refuses for a guarded port (the port leaked; on macOS, a fatal guard exception).
+BOOST_AUTO_TEST_CASE(guarded_right_in_add_port_is_refused_and_kept) {
+  auto p = make_port();
+  port_options go;
+  go.guard = true;
+  go.context = 0x4242;
+  auto g = require(receive_right::construct(go)).receive;
+  message_builder b(1);
+  b.add_port(send_right(p.send));
+  const std::size_t size = b.size();
+  BOOST_CHECK_THROW(b.add_port(std::move(g)), std::invalid_argument);
+  BOOST_TEST(g.valid());
+  BOOST_TEST(g.guard() == 0x4242u);
+  std::vector<receive_right> rs;
+  rs.push_back(require(receive_right::allocate()));
+  rs.push_back(std::move(g));
+  BOOST_CHECK_THROW(b.add_ports(std::move(rs)), std::invalid_argument);
+  BOOST_TEST_REQUIRE(rs.size() == 2u);
+  BOOST_TEST(rs[0].valid());
+  BOOST_TEST(rs[1].guard() == 0x4242u);
+  BOOST_TEST((type_of(rs[1].name()) & MACH_PORT_TYPE_RECEIVE) != 0u);
+  BOOST_TEST(b.size() == size);  // unchanged
+  // the guarded right still goes through the guarded port descriptor
+  b.add_guarded_port(std::move(rs[1]));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(builder_moves, machport_test::leak_check)

@@ -295,6 +295,19 @@ BOOST_AUTO_TEST_CASE(receive_timeout_near_max_waits) {
   BOOST_TEST(got.value().id() == 43);
 }
 
+// The same regression, caught whichever thread runs first: the deadline itself.
+BOOST_AUTO_TEST_CASE(receive_deadline_near_max_is_clamped) {
+  using std::chrono::milliseconds;
+  const auto now = std::chrono::steady_clock::now();
+  BOOST_TEST((detail::receive_deadline(now, milliseconds::max() - 1ms) ==
+              now + detail::max_mach_timeout));
+  BOOST_TEST((detail::receive_deadline(now, no_timeout) == std::chrono::steady_clock::time_point::max()));
+  BOOST_TEST((detail::receive_deadline(now, milliseconds::min() + 1ms) == now));
+  BOOST_TEST((detail::receive_deadline(now, 5ms) == now + 5ms));
+  static_assert(detail::clamp_timeout(milliseconds::max() - 1ms) == detail::max_mach_timeout);
+  static_assert(detail::clamp_timeout(-1ms) == milliseconds::zero());
+}
+
 BOOST_AUTO_TEST_CASE(receive_negative_timeout_polls) {
   auto p = make_port();
   receive_options o;

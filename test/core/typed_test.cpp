@@ -80,6 +80,12 @@ struct one_receive {
   receive_right r;
 };
 
+struct send_and_receive {
+  static constexpr mach_msg_id_t id = 108;
+  send_right s;
+  receive_right r;
+};
+
 struct flag_msg {
   static constexpr mach_msg_id_t id = 106;
   bool flag;
@@ -319,6 +325,21 @@ BOOST_AUTO_TEST_CASE(bool_other_than_0_or_1_is_bad_bool_value) {
   auto r = decode<flag_msg>(loop(p, message_builder(106).add<std::uint8_t>(0xff).build()));
   BOOST_TEST(r.error() == make_error_code(message_errc::bad_bool_value));
   BOOST_TEST(r.error().message() == "bool field holds a byte other than 0 or 1");
+}
+
+// Regression: encode moved a guarded receive_right field into a plain port descriptor, losing
+// its guard; dropping the message then failed to release the port (see message_builder).
+BOOST_AUTO_TEST_CASE(guarded_receive_field_in_encode_is_refused_and_kept) {
+  auto p = make_port();
+  port_options go;
+  go.guard = true;
+  go.context = 0x4343;
+  send_and_receive v{p.send, require(receive_right::construct(go)).receive};
+  BOOST_CHECK_THROW((void)encode(std::move(v)), std::invalid_argument);
+  BOOST_TEST(v.s.valid());  // nothing moved, not even the fields before it
+  BOOST_TEST(refs(p.send.name(), MACH_PORT_RIGHT_SEND) == 2u);
+  BOOST_TEST(v.r.guard() == 0x4343u);
+  BOOST_TEST((type_of(v.r.name()) & MACH_PORT_TYPE_RECEIVE) != 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -23,19 +23,31 @@ std::unique_ptr<std::uint64_t[]> allocate_storage(std::size_t bytes, bool zeroed
 // message of that state cannot own are left alone.
 void release_contents(std::byte* buf, std::size_t length, message::state st) noexcept;
 
+// Releases what one descriptor of a message (`received`: a received one, else an outgoing
+// one) or of a builder (an outgoing one) owns; the per-descriptor rule of release_contents.
+void release_descriptor(const raw_descriptor& d, bool received) noexcept;
+
 // Releases a right a message or builder owns by its MOVE_* disposition (MOVE_RECEIVE:
 // destroys the receive right; MOVE_SEND / MOVE_SEND_ONCE: deallocates the name). Borrowed
 // dispositions (COPY_SEND, MAKE_*) and unknown ones release nothing.
 void release_port(mach_port_name_t name, std::uint8_t disposition) noexcept;
 
+// With a release hook installed (fuzzing), the names for_each_port_name reports instead of
+// reading a port array: at most placeholder_port_count of them, each placeholder_port_name
+// (a plausible, valid name that the hook records and never releases).
+inline constexpr std::uint32_t placeholder_port_count = 64;
+inline constexpr mach_port_name_t placeholder_port_name = 0x1003;
+
 // Calls f(name) for each of the `count` names of the OOL port array at `address` (the
 // kernel's or ours), read in place; allocates nothing. With a release hook installed the memory
-// is not read (it may not exist: fuzzing): f gets up to 64 placeholder names instead.
+// is not read (it may not exist: fuzzing): f gets placeholder names instead (above).
 template <class F>
 void for_each_port_name(std::uint64_t address, std::uint32_t count, F&& f) {
   if (count == 0 || address == 0) return;
   if (current_release_hook() != nullptr) {
-    for (std::uint32_t i = 0; i < count && i < 64; ++i) f(static_cast<mach_port_name_t>(0x1003));
+    for (std::uint32_t i = 0; i < count && i < placeholder_port_count; ++i) {
+      f(placeholder_port_name);
+    }
     return;
   }
   const auto* p = reinterpret_cast<const std::byte*>(static_cast<std::uintptr_t>(address));

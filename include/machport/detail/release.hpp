@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 namespace machport::detail {
 
@@ -17,7 +18,8 @@ class release_hook {
  public:
   virtual ~release_hook() = default;
   virtual void deallocate(mach_port_name_t name) = 0;
-  virtual void mod_refs(mach_port_name_t name, mach_port_right_t right, mach_port_delta_t delta) = 0;
+  virtual void mod_refs(mach_port_name_t name, mach_port_right_t right,
+                        mach_port_delta_t delta) = 0;
   virtual void destruct(mach_port_name_t name, mach_port_context_t guard) = 0;
   virtual void vm_deallocate(std::uintptr_t address, std::size_t size) = 0;
 };
@@ -35,9 +37,9 @@ release_hook* current_release_hook() noexcept;
 // mach_port_deallocate: one send uref, a send-once right (fires the send-once notification),
 // or one dead-name uref.
 void release_name(mach_port_name_t name) noexcept;
-// Destroys a receive right: mach_port_destruct with the guard when guarded, else
+// Destroys a receive right: mach_port_destruct with `guard` when there is one, else
 // mach_port_mod_refs(RECEIVE, -1).
-void release_receive(mach_port_name_t name, bool guarded, mach_port_context_t guard) noexcept;
+void release_receive(mach_port_name_t name, std::optional<mach_port_context_t> guard) noexcept;
 // mach_port_mod_refs(PORT_SET, -1).
 void release_port_set(mach_port_name_t name) noexcept;
 // vm_deallocate of [address, address+size), rounded out to pages by the kernel. size 0: no-op.

@@ -47,7 +47,8 @@ constexpr bool is_complex(std::uint32_t bits) noexcept {
   return (bits & MACH_MSGH_BITS_COMPLEX) != 0;
 }
 // `bits` with its remote disposition replaced by `disposition` (0: none).
-constexpr std::uint32_t with_remote_disposition(std::uint32_t bits, std::uint8_t disposition) noexcept {
+constexpr std::uint32_t with_remote_disposition(std::uint32_t bits,
+                                               std::uint8_t disposition) noexcept {
   return (bits & ~static_cast<std::uint32_t>(MACH_MSGH_BITS_REMOTE_MASK)) |
          (disposition & MACH_MSGH_BITS_REMOTE_MASK);
 }
@@ -116,6 +117,13 @@ constexpr bool owns_right(std::uint8_t disposition) noexcept {
 // refuses to send a longer one (MACH_SEND_TOO_LARGE) before copying anything in.
 inline constexpr std::uint32_t max_port_count = 16383;
 
+// XNU's MACH_PORT_UREFS_MAX: a send or dead-name uref count that reaches it is pegged there
+// (copy-in and deallocation no longer lower it).
+inline constexpr mach_port_urefs_t pegged_urefs = 0xFFFF;
+#ifdef MACH_PORT_UREFS_MAX
+static_assert(pegged_urefs == MACH_PORT_UREFS_MAX);
+#endif
+
 constexpr std::size_t descriptor_size(std::uint8_t type) noexcept {
   return type == type_port ? port_descriptor_size : long_descriptor_size;
 }
@@ -152,7 +160,9 @@ constexpr std::size_t place_inline(std::size_t end, std::size_t alignment) noexc
   return (end + alignment - 1) & ~(alignment - 1);
 }
 // msgh_size for a message whose last byte ends at `end`: rounded up to a multiple of 4.
-constexpr std::size_t round_message_size(std::size_t end) noexcept { return (end + 3) & ~std::size_t{3}; }
+constexpr std::size_t round_message_size(std::size_t end) noexcept {
+  return (end + 3) & ~std::size_t{3};
+}
 // Where inline data starts after `count` descriptors taking `descriptor_bytes` in all.
 constexpr std::size_t body_start(std::size_t count, std::size_t descriptor_bytes) noexcept {
   return header_size + (count != 0 ? body_size + descriptor_bytes : 0);
