@@ -141,7 +141,7 @@ struct kqueue_state {
   std::size_t nfd = 0;           // knotes of kind fd: waiters then poll() instead of cv
   std::size_t fd_rr = 0;         // round-robin start for scanning fd knotes
   std::vector<int> pollers;      // private eventfds of kevent() calls blocked in poll()
-  std::size_t blocked = 0;       // kevent() calls waiting now (machport_emu::wait_until_blocked)
+  std::size_t blocked = 0;       // kevent() calls waiting now (wait_until_kevent_blocked)
   int status_flags = kqueue_initial_status_flags();  // F_GETFL (see kqueue_fd.cpp)
 };
 

@@ -70,7 +70,6 @@ std::uint64_t kernel_calls(task_id t);
 // mach_msg_overwrite → "mach_msg", kevent64 → "kevent"), in a fixed order, only non-zero ones.
 std::vector<std::pair<std::string_view, std::uint64_t>> kernel_call_counts(task_id t);
 
-
 // ---- test inspection: act on a blocked thread without sleeping --------------------------------
 
 // The wait a thread blocked in mach_msg is in.
