@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 namespace machport_bench::raw {
@@ -56,7 +57,8 @@ class buffer {
 
 // Sends a message of `payload` inline bytes (a multiple of 4) to `port` (COPY_SEND of the send
 // right under that name) and receives it back, from the port or from `receive_from` (a set
-// holding it): two mach_msg calls.
+// holding it): two mach_msg calls. Each send writes the header and copies the payload into
+// the message, as hand-written code that sends fresh data does.
 class send_receive {
  public:
   send_receive(mach_port_name_t port, mach_msg_size_t payload,
@@ -64,6 +66,7 @@ class send_receive {
       : port_(port),
         receive_from_(receive_from != MACH_PORT_NULL ? receive_from : port),
         size_(static_cast<mach_msg_size_t>(sizeof(mach_msg_header_t)) + payload),
+        payload_(payload, std::byte{0x5a}),
         out_(size_),
         in_(size_) {}
 
@@ -76,6 +79,7 @@ class send_receive {
     m->msgh_size = size_;
     m->msgh_remote_port = port_;
     m->msgh_id = 7;
+    if (!payload_.empty()) std::memcpy(m + 1, payload_.data(), payload_.size());
     return mach_msg(m, MACH_SEND_MSG, size_, 0, MACH_PORT_NULL, MACH_MSG_TIMEOUT_NONE,
                     MACH_PORT_NULL) == MACH_MSG_SUCCESS;
   }
@@ -92,6 +96,7 @@ class send_receive {
   mach_port_name_t port_;
   mach_port_name_t receive_from_;
   mach_msg_size_t size_;
+  std::vector<std::byte> payload_;
   buffer out_;
   buffer in_;
 };
