@@ -1,0 +1,8 @@
+// The Asio layer of machport: Mach ports as Asio I/O objects. Includes the synchronous core.
+#pragma once
+
+#include <machport/core.hpp>
+
+#include <machport/async_receive_options.hpp>
+#include <machport/basic_receive_port.hpp>
+#include <machport/receive_port.hpp>
