@@ -5,6 +5,7 @@
 #include <machport/error.hpp>
 #include <machport/message.hpp>
 #include <machport/message_builder.hpp>
+#include <machport/notification.hpp>
 #include <machport/ool_buffer.hpp>
 #include <machport/parse.hpp>
 #include <machport/port_set.hpp>
