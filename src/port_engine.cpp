@@ -8,7 +8,7 @@
 namespace machport::detail {
 
 namespace {
-// aborted, without including Asio: this file is compiled once
+// boost::asio::error::operation_aborted (ECANCELED in the system category), without including Asio: this file is compiled once
 // for programs built with any Asio reactor.
 const boost::system::error_code aborted(ECANCELED, boost::system::system_category());
 }  // namespace
