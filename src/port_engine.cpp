@@ -8,8 +8,8 @@
 namespace machport::detail {
 
 namespace {
-// boost::asio::error::operation_aborted (ECANCELED in the system category), without including Asio: this file is compiled once
-// for programs built with any Asio reactor.
+// boost::asio::error::operation_aborted (ECANCELED, system category), without including Asio:
+// this file is compiled once for programs built with any Asio reactor.
 const boost::system::error_code aborted(ECANCELED, boost::system::system_category());
 }  // namespace
 
