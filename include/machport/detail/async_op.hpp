@@ -76,6 +76,8 @@ class receive_handler_op final : public receive_op {
 
   // Emplaced in the handler's cancellation slot; `key` is compared, never dereferenced.
   struct cancel_handler {
+    cancel_handler(port_engine* e, watched_port* p, const receive_op* k) noexcept
+        : engine(e), port(p), key(k) {}
     port_engine* engine;
     watched_port* port;
     const receive_op* key;
