@@ -7,8 +7,11 @@
 
 #include <mach/mig_errors.h>
 
+#include <boost/assert.hpp>
+
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -40,6 +43,7 @@ void prepare_reply(std::byte* reply, const mach_msg_header_t& request, kern_retu
 
 result<mig_served> mig_serve_one(message& request, mig_demux_ref demux,
                                  std::size_t max_reply_size, message& reply) {
+  BOOST_ASSERT(&request != &reply);
   if (request.empty()) return message_errc::empty_message;
   if (request.current_state() != message::state::received) return message_errc::bad_header_bits;
 

@@ -88,14 +88,19 @@ concept mig_demux = std::is_invocable_v<Demux&, mach_msg_header_t*, mach_msg_hea
 //  - message_errc::empty_message / bad_header_bits: `request` is empty, or not a received
 //    message; nothing was done (the request still owns everything, demux not called);
 //  - the reply could not be sent (MACH_SEND_INVALID_DEST: the reply port died after the
-//    request was received; MACH_SEND_TIMED_OUT: a send right's queue is full; any other
-//    MACH_SEND_* code; or message_errc::bad_header_size when the demux left an msgh_size that is
-//    not a multiple of 4, below 24, or past max_reply_size): the request was disposed of as
-//    above, and the reply destroyed with its destination right (a send-once reply right is
-//    deallocated, so the client gets a send-once notification instead of a reply).
+//    request was received and the kernel has turned the right into a dead name; untouched
+//    since, the right still takes the send, which succeeds and the kernel drops the reply;
+//    MACH_SEND_TIMED_OUT: a send right's queue is full; any other MACH_SEND_* code; or
+//    message_errc::bad_header_size when the demux left an msgh_size that is not a multiple of
+//    4, below 24, or past max_reply_size): the request was disposed of as above, and the reply
+//    destroyed with its destination right (a live send-once reply right is deallocated, so the
+//    client gets a send-once notification instead of a reply).
 // std::bad_alloc (the reply buffer) is thrown before the demux runs, with the request untouched.
 // An exception from the demux propagates with the request untouched (still owning everything)
 // and whatever the reply buffer held dropped unreleased.
+//
+// Nothing here waits, so an asynchronous receive loop can call it from its completion handler.
+// `request` and `reply_buffer` must be distinct objects.
 template <mig_demux Demux>
 result<mig_served> mig_serve_one(message& request, Demux&& demux, std::size_t max_reply_size,
                                  message& reply_buffer) {
@@ -104,12 +109,12 @@ result<mig_served> mig_serve_one(message& request, Demux&& demux, std::size_t ma
     D* function = demux;  // a function named directly: call it through its pointer
     return mig_serve_one(request, function, max_reply_size, reply_buffer);
   } else {
-  detail::mig_demux_ref ref{
-      const_cast<void*>(static_cast<const volatile void*>(std::addressof(demux))),
-      [](void* object, mach_msg_header_t* req, mach_msg_header_t* rep) -> bool {
-        return static_cast<bool>(std::invoke(*static_cast<D*>(object), req, rep));
-      }};
-  return detail::mig_serve_one(request, ref, max_reply_size, reply_buffer);
+    detail::mig_demux_ref ref{
+        const_cast<void*>(static_cast<const volatile void*>(std::addressof(demux))),
+        [](void* object, mach_msg_header_t* req, mach_msg_header_t* rep) -> bool {
+          return static_cast<bool>(std::invoke(*static_cast<D*>(object), req, rep));
+        }};
+    return detail::mig_serve_one(request, ref, max_reply_size, reply_buffer);
   }
 }
 
