@@ -13,7 +13,6 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -21,7 +20,6 @@
 namespace {
 
 namespace asio = boost::asio;
-using namespace std::chrono_literals;
 
 // Counts the messages of the busy port and waits for the next one in the same storage.
 class take_message {

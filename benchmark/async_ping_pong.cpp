@@ -47,7 +47,6 @@
 
 #include <array>
 #include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -58,10 +57,6 @@
 namespace {
 
 namespace asio = boost::asio;
-using namespace std::chrono_literals;
-
-// A lost message turns into a failed operation instead of a hang.
-constexpr auto guard = 10s;
 
 // The README's messages.
 struct ping {
