@@ -72,6 +72,14 @@ section "dependencies"
 timed "install-deps" "$MACHPORT_ROOT/scripts/install-deps.sh" || fail "install-deps"
 echo "MACHPORT_WERROR=$MACHPORT_WERROR  build root: $MACHPORT_BUILD_ROOT  jobs: $MACHPORT_JOBS"
 
+# The README's example code is example/*.cpp verbatim, which the builds below compile and run.
+section "README example code"
+if timed "readme code" "$MACHPORT_ROOT/scripts/check-readme-code.sh"; then
+  pass "readme code"
+else
+  fail "readme code (scripts/check-readme-code.sh)"
+fi
+
 for preset in dev asan; do
   skipped "$preset" && continue
   section "$preset: configure + build"
