@@ -92,7 +92,9 @@ class echo_client {
     cancel_receive_after(1s);
     replies_.async_receive<echo_reply>([this](boost::system::error_code ec, echo_reply reply) {
       timer_.cancel();
-      if (ec) {  // operation_aborted: the timeout
+      // operation_aborted: the timeout. Or a message that is not an echo_reply, such as the
+      // kernel's send-once notification when the server drops a request unanswered.
+      if (ec) {
         std::printf("client: no reply to request %u: %s\n", seq_, ec.message().c_str());
         return done_(false);
       }
