@@ -36,8 +36,12 @@ class echo_server {
   void start() {
     port_.async_receive<echo_request>([this](boost::system::error_code ec, echo_request request) {
       if (!port_.is_open()) return;  // stopped (a request taken just before is dropped)
-      if (ec) {  // not an echo_request: it was released, rights and all
+      if (ec.category() == machport::message_category()) {
+        // Not an echo_request: it was released, rights and all.
         std::printf("server: dropped a message: %s\n", ec.message().c_str());
+      } else if (ec) {  // the port failed: stop serving
+        std::printf("server: %s\n", ec.message().c_str());
+        return;
       } else {
         // The reply right is a send-once right, which no queue limit applies to: this send
         // does not wait, and the zero timeout makes sure the event loop's thread never blocks.

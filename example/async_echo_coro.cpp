@@ -41,10 +41,14 @@ asio::awaitable<void> serve(machport::receive_port port) {
     // as_tuple: an error comes back as a value instead of an exception.
     auto [ec, request] =
         co_await port.async_receive<echo_request>(asio::as_tuple(asio::use_awaitable));
-    if (ec == asio::error::operation_aborted) co_return;  // cancelled: stop serving
-    if (ec) {  // not an echo_request: it was released, rights and all
+    if (ec.category() == machport::message_category()) {
+      // Not an echo_request: it was released, rights and all.
       std::printf("server: dropped a message: %s\n", ec.message().c_str());
       continue;
+    }
+    if (ec) {  // cancelled (operation_aborted), or the port failed: stop serving
+      if (ec != asio::error::operation_aborted) std::printf("server: %s\n", ec.message().c_str());
+      co_return;
     }
     // The reply right is a send-once right, which no queue limit applies to: this send does
     // not wait, and the zero timeout makes sure the event loop's thread never blocks.
