@@ -108,9 +108,11 @@ class receive_handler_op final : public receive_op {
     engine.start(port, op);
   }
 
-  receive_handler_op(Handler&& h, const IoExecutor& io_ex)
+  // `h` may be an lvalue (a token passed by name): the operation keeps a copy.
+  template <class H>
+  receive_handler_op(H&& h, const IoExecutor& io_ex)
       : receive_op(&receive_handler_op::do_complete, &receive_handler_op::do_destroy),
-        handler_(std::move(h)),
+        handler_(std::forward<H>(h)),
         io_work_(boost::asio::prefer(io_ex, boost::asio::execution::outstanding_work.tracked)),
         handler_work_(boost::asio::prefer(boost::asio::get_associated_executor(handler_, io_ex),
                                           boost::asio::execution::outstanding_work.tracked)) {}
