@@ -8,3 +8,4 @@
 #include <machport/receive_port.hpp>
 #include <machport/basic_receive_port_set.hpp>
 #include <machport/receive_port_set.hpp>
+#include <machport/async_call.hpp>
