@@ -336,4 +336,25 @@ BOOST_FIXTURE_TEST_CASE(context_destroyed_with_a_call_pending, machport_test::le
              machport::make_msg_error(MACH_SEND_INVALID_DEST));
 }
 
+// A completed call whose handler waits on another context that outlives the call's context:
+// the reply port went when the reply came, so the handler runs, or is destroyed, safely.
+BOOST_FIXTURE_TEST_CASE(a_handler_outliving_the_call_context, machport_test::leak_check) {
+  asio::io_context handler_io;
+  std::optional<std::uint64_t> got;
+  {
+    asio::io_context io;
+    server s(io);
+    s.answer_questions(1);
+    machport::async_call<answer>(io, s.send, question{1, {}},
+                                 asio::bind_executor(handler_io, [&](error_code ec, answer a) {
+                                   BOOST_TEST(!ec, ec.message());
+                                   got = a.n;
+                                 }));
+    io.run();  // the reply is bound and the handler handed to handler_io
+    BOOST_TEST(!got.has_value());
+  }
+  handler_io.run();
+  BOOST_TEST(got.value_or(0) == 2u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -127,6 +127,10 @@ class receive_handler_op final : public receive_op {
 
   static void do_complete(receive_op* base) noexcept {
     auto* self = static_cast<receive_handler_op*>(base);
+    // A handler that holds engine resources (async_call's reply port) lets go of them here,
+    // on the engine's side and with the engine alive: the handler may then wait on an
+    // executor whose context outlives this one.
+    if constexpr (requires(Handler& h) { h.on_engine_complete(); }) self->handler_.on_engine_complete();
     alloc_type alloc = boost::asio::get_associated_allocator(
         self->handler_, boost::asio::recycling_allocator<void>());
     handler_work_type hex = self->handler_work_;

@@ -4,9 +4,10 @@
 // is a call_handler wrapping the user's: it brings the allocation, work tracking, posting and
 // cancellation rules of every receive with it. What the wrapper adds:
 //  - the reply port's state (receive right and watch) lives beside the operation, allocated
-//    with the handler's associated allocator; it is detached and destroyed, and its memory
-//    freed, before the user's handler runs (or when the operation is destroyed unrun), so a
-//    late reply is destroyed with the port by the kernel and nothing leaks;
+//    with the handler's associated allocator. The port is detached and destroyed when the
+//    receive completes, on the engine's side (receive_handler_op calls on_engine_complete),
+//    or when the operation is destroyed unrun; the memory is freed before the user's handler
+//    runs. A late reply is destroyed with the port by the kernel, and nothing leaks;
 //  - the user's cancellation slot reaches the receive through a filter: terminal and partial
 //    cancellation are honoured, total is not (the request has been sent: the server may act
 //    on it, so cancelling cannot be free of side effects);
@@ -83,7 +84,7 @@ inline boost::system::error_code set_call_reply(message& request,
 struct call_state {
   watched_port watch;
   receive_right reply;
-  port_engine* engine = nullptr;
+  port_engine* engine = nullptr;  // null once the port is released
   // Feeds the receive operation's cancellation slot, from the filter in the user's slot.
   boost::asio::cancellation_signal receive_cancel;
   // Set when the call failed before waiting (the receive then only carries this error).
@@ -143,6 +144,11 @@ class call_handler {
     state_->filtering = true;
   }
 
+  // Called by receive_handler_op when the receive completes, before the handler is posted
+  // (after the engine's mutex is released): the reply port is destroyed now, while the
+  // engine is certainly alive. The state's memory stays until the handler runs.
+  void on_engine_complete() noexcept { release_port(); }
+
   // Runs on the user's handler's executor (receive_handler_op dispatched it there).
   void operator()(boost::system::error_code ec, message reply) {
     if (state_->early_error) ec = state_->early_error;
@@ -159,12 +165,21 @@ class call_handler {
     return boost::asio::get_associated_allocator(handler_, boost::asio::recycling_allocator<void>());
   }
 
-  // Takes the filter out of the user's slot, stops watching and destroys the reply port (a
-  // reply still on its way is destroyed with it, by the kernel), frees the state.
+  // Stops watching and destroys the reply port (a reply still on its way is destroyed with
+  // it, by the kernel). Idempotent.
+  void release_port() noexcept {
+    if (!state_ || !state_->engine) return;
+    state_->engine->detach(state_->watch);
+    state_->engine = nullptr;
+    state_->reply.reset();
+  }
+
+  // Takes the filter out of the user's slot, releases the reply port if the receive never
+  // completed (the operation is destroyed unrun, with the engine), frees the state.
   void finish() noexcept {
     if (!state_) return;
     if (state_->filtering) boost::asio::get_associated_cancellation_slot(handler_).clear();
-    state_->engine->detach(state_->watch);
+    release_port();
     state_alloc_type a(get_alloc());
     std::allocator_traits<state_alloc_type>::destroy(a, state_);
     std::allocator_traits<state_alloc_type>::deallocate(a, state_, 1);
