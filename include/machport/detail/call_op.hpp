@@ -95,6 +95,7 @@ struct call_state {
 // Emplaced in the user's cancellation slot: passes terminal and partial cancellation on to
 // the reply receive.
 struct call_cancel_filter {
+  explicit call_cancel_filter(call_state* s) noexcept : state(s) {}  // emplace uses ( )
   call_state* state;
   void operator()(boost::asio::cancellation_type type) const {
     using ct = boost::asio::cancellation_type;
