@@ -6,3 +6,6 @@
 #include <machport/async_receive_options.hpp>
 #include <machport/basic_receive_port.hpp>
 #include <machport/receive_port.hpp>
+#include <machport/basic_receive_port_set.hpp>
+#include <machport/receive_port_set.hpp>
+#include <machport/async_call.hpp>

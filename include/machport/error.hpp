@@ -62,7 +62,10 @@ enum class message_errc {
   unexpected_complex_bit,     // typed decode: COMPLEX bit differs from the layout
   bad_bool_value,             // typed decode: a top-level bool field holds a byte other than 0 or 1
   not_from_kernel,            // a checked notification decode: the sender is not the kernel
-  last_ = not_from_kernel,  // not an error: the highest value, for the name table
+  // async_call: the reply was the kernel's send-once notification: the request's reply right
+  // was destroyed unused (the server dropped the request, or died with it queued).
+  request_dropped,
+  last_ = request_dropped,  // not an error: the highest value, for the name table
 };
 
 inline boost::system::error_code make_error_code(message_errc e) noexcept {

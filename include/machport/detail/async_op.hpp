@@ -75,6 +75,8 @@ class receive_handler_op final : public receive_op {
   using slot_type = boost::asio::associated_cancellation_slot_t<Handler>;
 
   // Emplaced in the handler's cancellation slot; `key` is compared, never dereferenced.
+  // (A constructor, not an aggregate: slot.emplace constructs with parentheses, which
+  // clang < 16 does not accept for aggregates.)
   struct cancel_handler {
     cancel_handler(port_engine* e, watched_port* p, const receive_op* k) noexcept
         : engine(e), port(p), key(k) {}
@@ -110,6 +112,7 @@ class receive_handler_op final : public receive_op {
     engine.start(port, op);
   }
 
+  // `h` may be an lvalue (a token passed by name): the operation keeps a copy.
   template <class H>
   receive_handler_op(H&& h, const IoExecutor& io_ex)
       : receive_op(&receive_handler_op::do_complete, &receive_handler_op::do_destroy),
@@ -128,6 +131,10 @@ class receive_handler_op final : public receive_op {
 
   static void do_complete(receive_op* base) noexcept {
     auto* self = static_cast<receive_handler_op*>(base);
+    // A handler that holds engine resources (async_call's reply port) lets go of them here,
+    // on the engine's side and with the engine alive: the handler may then wait on an
+    // executor whose context outlives this one.
+    if constexpr (requires(Handler& h) { h.on_engine_complete(); }) self->handler_.on_engine_complete();
     alloc_type alloc = boost::asio::get_associated_allocator(
         self->handler_, boost::asio::recycling_allocator<void>());
     handler_work_type hex = self->handler_work_;
