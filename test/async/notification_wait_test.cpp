@@ -8,9 +8,18 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
 
 #include <array>
+#include <exception>
+#include <future>
 #include <optional>
 #include <set>
 #include <variant>
@@ -533,6 +542,40 @@ BOOST_FIXTURE_TEST_CASE(context_destroyed_while_waiting, machport_test::leak_che
   lent.receive.reset();
   BOOST_TEST(is_dead(lent.send));
   sender.reset();
+}
+
+BOOST_FIXTURE_TEST_CASE(co_await_with_a_timeout_and_use_future, machport_test::leak_check) {
+  asio::io_context io;
+  port_pair p;
+  std::exception_ptr failure;
+  bool finished = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        // The timer wins (the port lives): the wait is cancelled (terminal) and cleans up.
+        asio::steady_timer timer(io, std::chrono::steady_clock::now());
+        auto first = co_await (machport::async_wait_dead_name(p.send, io, asio::use_awaitable) ||
+                               timer.async_wait(asio::use_awaitable));
+        BOOST_TEST(first.index() == 1u);
+        p.receive.reset();
+        auto [ec] = co_await machport::async_wait_dead_name(p.send, io,
+                                                            asio::as_tuple(asio::use_awaitable));
+        BOOST_TEST(!ec, ec.message());
+        finished = true;
+      },
+      [&](std::exception_ptr e) { failure = e; });
+  io.run();
+  if (failure) std::rethrow_exception(failure);
+  BOOST_TEST(finished);
+  BOOST_TEST(dead_urefs(p.send) == 1u);
+
+  io.restart();
+  machport::receive_port port(io, require(machport::receive_right::allocate()));
+  std::future<machport::no_senders_notification> f =
+      machport::async_wait_no_senders(port, asio::use_future);
+  io.run();
+  BOOST_TEST(f.get().mscount == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
