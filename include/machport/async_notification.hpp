@@ -352,8 +352,9 @@ template <class Executor,
           boost::asio::completion_token_for<void(boost::system::error_code, receive_right)>
               Token = boost::asio::default_completion_token_t<Executor>>
   requires(!std::is_convertible_v<Executor&, boost::asio::execution_context&>)
-auto async_wait_port_destroyed(const receive_right& port, const Executor& ex,
-                               Token&& token = boost::asio::default_completion_token_t<Executor>()) {
+auto async_wait_port_destroyed(
+    const receive_right& port, const Executor& ex,
+    Token&& token = boost::asio::default_completion_token_t<Executor>()) {
   using op = detail::notify_wait_op<Executor, detail::notify_wait_kind::port_destroyed,
                                     detail::port_destroyed_request>;
   return boost::asio::async_compose<Token, void(boost::system::error_code, receive_right)>(

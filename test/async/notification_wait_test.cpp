@@ -193,7 +193,8 @@ BOOST_FIXTURE_TEST_CASE(forged_no_senders_is_ignored, machport_test::leak_check)
   io.poll();
   {
     machport::send_right forger = forge_send_right(notify);
-    require(machport::send(forger, machport::encode(forged_ndr<MACH_NOTIFY_NO_SENDERS>{.value = 42})));
+    require(machport::send(forger,
+                           machport::encode(forged_ndr<MACH_NOTIFY_NO_SENDERS>{.value = 42})));
     run_until_taken(io, notify);
     BOOST_TEST(!got);  // released and ignored
   }  // the forger's right goes before the notify port does
@@ -206,7 +207,8 @@ BOOST_FIXTURE_TEST_CASE(forged_no_senders_is_ignored, machport_test::leak_check)
 
 // ---- dead-name -----------------------------------------------------------------------------
 
-BOOST_FIXTURE_TEST_CASE(dead_name_fires_when_the_receive_right_is_destroyed, machport_test::leak_check) {
+BOOST_FIXTURE_TEST_CASE(dead_name_fires_when_the_receive_right_is_destroyed,
+                        machport_test::leak_check) {
   asio::io_context io;
   port_pair p;
   std::optional<error_code> got;
@@ -270,9 +272,11 @@ BOOST_FIXTURE_TEST_CASE(forged_dead_name_is_ignored_and_adopts_nothing, machport
   machport::send_right extra = require(p.receive.make_send());
   {
     machport::send_right forger = forge_send_right(notify);
-    require(machport::send(forger, machport::encode(forged_ndr<MACH_NOTIFY_DEAD_NAME>{.value = p.send.name()})));
+    require(machport::send(
+        forger, machport::encode(forged_ndr<MACH_NOTIFY_DEAD_NAME>{.value = p.send.name()})));
     require(machport::send(forger, machport::encode(forged_send_once{})));
-    require(machport::send(forger, machport::encode(forged_ndr<MACH_NOTIFY_PORT_DELETED>{.value = p.send.name()})));
+    require(machport::send(
+        forger, machport::encode(forged_ndr<MACH_NOTIFY_PORT_DELETED>{.value = p.send.name()})));
     run_until_taken(io, notify);
     BOOST_TEST(!got);
   }
@@ -327,7 +331,8 @@ BOOST_FIXTURE_TEST_CASE(forged_port_destroyed_is_released, machport_test::leak_c
   {
     machport::send_right forger = forge_send_right(notify);
     port_pair decoy;
-    require(machport::send(forger, machport::encode(machport::port_destroyed_notification{std::move(decoy.receive)})));
+    require(machport::send(forger, machport::encode(machport::port_destroyed_notification{
+                                       std::move(decoy.receive)})));
     run_until_taken(io, notify);
     BOOST_TEST(!got);
     BOOST_TEST(is_dead(decoy.send));  // the forged message's right was destroyed
@@ -341,7 +346,8 @@ BOOST_FIXTURE_TEST_CASE(forged_port_destroyed_is_released, machport_test::leak_c
 
 // ---- send-once -----------------------------------------------------------------------------
 
-BOOST_FIXTURE_TEST_CASE(send_once_fires_when_the_holder_drops_the_right, machport_test::leak_check) {
+BOOST_FIXTURE_TEST_CASE(send_once_fires_when_the_holder_drops_the_right,
+                        machport_test::leak_check) {
   asio::io_context io;
   machport::receive_port port(io, require(machport::receive_right::allocate()));
   machport::send_once_right reply = require(port.right().make_send_once());
@@ -394,10 +400,8 @@ BOOST_FIXTURE_TEST_CASE(cancelling_no_senders_cancels_the_request, machport_test
     std::optional<machport::send_right> s(require(port.right().make_send()));
     asio::cancellation_signal signal;
     std::optional<error_code> got;
-    machport::async_wait_no_senders(
-        port, asio::bind_cancellation_slot(signal.slot(), [&](error_code ec, machport::no_senders_notification) {
-          got = ec;
-        }));
+    auto handler = [&](error_code ec, machport::no_senders_notification) { got = ec; };
+    machport::async_wait_no_senders(port, asio::bind_cancellation_slot(signal.slot(), handler));
     io.poll();
     signal.emit(type);
     io.run();
@@ -405,7 +409,8 @@ BOOST_FIXTURE_TEST_CASE(cancelling_no_senders_cancels_the_request, machport_test
     BOOST_TEST((*got == asio::error::operation_aborted), got->message());
     // No request is left: a new one hands nothing back.
     machport::receive_right probe = require(machport::receive_right::allocate());
-    machport::send_once_right previous = require(machport::request_no_senders(port.right(), 0, probe));
+    machport::send_once_right previous =
+        require(machport::request_no_senders(port.right(), 0, probe));
     BOOST_TEST(!previous.valid());
     previous = require(machport::cancel_no_senders(port.right()));
     previous.reset();
@@ -418,8 +423,8 @@ BOOST_FIXTURE_TEST_CASE(cancelling_dead_name_cancels_the_request, machport_test:
   port_pair p;
   asio::cancellation_signal signal;
   std::optional<error_code> got;
-  machport::async_wait_dead_name(p.send, io,
-                                 asio::bind_cancellation_slot(signal.slot(), [&](error_code ec) { got = ec; }));
+  machport::async_wait_dead_name(
+      p.send, io, asio::bind_cancellation_slot(signal.slot(), [&](error_code ec) { got = ec; }));
   io.poll();
   signal.emit(asio::cancellation_type::partial);
   io.run();
@@ -429,7 +434,8 @@ BOOST_FIXTURE_TEST_CASE(cancelling_dead_name_cancels_the_request, machport_test:
   BOOST_TEST(dead_urefs(p.send) == 1u);  // no request was left to add one
 }
 
-BOOST_FIXTURE_TEST_CASE(cancelling_port_destroyed_leaves_the_port_to_die, machport_test::leak_check) {
+BOOST_FIXTURE_TEST_CASE(cancelling_port_destroyed_leaves_the_port_to_die,
+                        machport_test::leak_check) {
   asio::io_context io;
   port_pair p;
   asio::cancellation_signal signal;
@@ -475,16 +481,16 @@ BOOST_FIXTURE_TEST_CASE(cancelling_after_port_destroyed_fired_still_hands_the_ri
   BOOST_TEST(!is_dead(p.send));
 }
 
-BOOST_FIXTURE_TEST_CASE(cancelling_send_once_wait_keeps_the_notification, machport_test::leak_check) {
+BOOST_FIXTURE_TEST_CASE(cancelling_send_once_wait_keeps_the_notification,
+                        machport_test::leak_check) {
   asio::io_context io;
   machport::receive_port port(io, require(machport::receive_right::allocate()));
   machport::send_once_right reply = require(port.right().make_send_once());
   asio::cancellation_signal signal;
   std::optional<error_code> got;
   machport::async_wait_send_once(
-      port, asio::bind_cancellation_slot(signal.slot(), [&](error_code ec, machport::send_once_outcome) {
-        got = ec;
-      }));
+      port, asio::bind_cancellation_slot(
+                signal.slot(), [&](error_code ec, machport::send_once_outcome) { got = ec; }));
   io.poll();
   signal.emit(asio::cancellation_type::terminal);
   io.run();
@@ -526,11 +532,14 @@ BOOST_FIXTURE_TEST_CASE(context_destroyed_while_waiting, machport_test::leak_che
     sender.emplace(require(port.right().make_send()));
     machport::receive_port replies(io, require(machport::receive_right::allocate()));
     machport::send_once_right reply = require(replies.right().make_send_once());
-    machport::async_wait_no_senders(port, [&](error_code, machport::no_senders_notification) { ran = true; });
+    machport::async_wait_no_senders(
+        port, [&](error_code, machport::no_senders_notification) { ran = true; });
     machport::async_wait_dead_name(dying.send, io, [&](error_code) { ran = true; });
     machport::async_wait_dead_name(watched.send, io, [&](error_code) { ran = true; });
-    machport::async_wait_port_destroyed(lent.receive, io, [&](error_code, machport::receive_right) { ran = true; });
-    machport::async_wait_send_once(replies, [&](error_code, machport::send_once_outcome) { ran = true; });
+    machport::async_wait_port_destroyed(lent.receive, io,
+                                        [&](error_code, machport::receive_right) { ran = true; });
+    machport::async_wait_send_once(replies,
+                                   [&](error_code, machport::send_once_outcome) { ran = true; });
     io.poll();
     dying.receive.reset();
   }  // the ports close first (the no-senders request drops), then the context
