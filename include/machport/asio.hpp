@@ -3,6 +3,7 @@
 
 #include <machport/core.hpp>
 
+#include <machport/async_mig_server.hpp>
 #include <machport/async_receive_options.hpp>
 #include <machport/basic_receive_port.hpp>
 #include <machport/receive_port.hpp>
