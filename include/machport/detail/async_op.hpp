@@ -64,7 +64,21 @@ struct deliver_typed {
 
 template <class Handler, class IoExecutor, class Deliver>
 class receive_handler_op final : public receive_op {
-  using alloc_type = boost::asio::associated_allocator_t<Handler, boost::asio::recycling_allocator<void>>;
+  // The handler's associated allocator; std::allocator<void> (what a composed operation
+  // reports when its handler has none) is replaced by the recycling allocator, as Asio's own
+  // operations do, so that receives started from async_compose do not reach the heap.
+  using associated_alloc =
+      boost::asio::associated_allocator_t<Handler, boost::asio::recycling_allocator<void>>;
+  using alloc_type = std::conditional_t<std::is_same_v<associated_alloc, std::allocator<void>>,
+                                        boost::asio::recycling_allocator<void>, associated_alloc>;
+  static alloc_type allocator_of(const Handler& h) noexcept {
+    if constexpr (std::is_same_v<associated_alloc, std::allocator<void>>) {
+      (void)h;
+      return alloc_type();
+    } else {
+      return boost::asio::get_associated_allocator(h, boost::asio::recycling_allocator<void>());
+    }
+  }
   using op_alloc_type =
       typename std::allocator_traits<alloc_type>::template rebind_alloc<receive_handler_op>;
   using handler_executor = boost::asio::associated_executor_t<Handler, IoExecutor>;
@@ -95,8 +109,7 @@ class receive_handler_op final : public receive_op {
   template <class H>
   static void start(H&& handler, const IoExecutor& io_ex, port_engine& engine, watched_port& port,
                     message&& storage, const async_receive_options& options) {
-    alloc_type alloc = boost::asio::get_associated_allocator(
-        handler, boost::asio::recycling_allocator<void>());
+    alloc_type alloc = allocator_of(handler);
     op_alloc_type op_alloc(alloc);
     receive_handler_op* op = std::allocator_traits<op_alloc_type>::allocate(op_alloc, 1);
     try {
@@ -135,8 +148,7 @@ class receive_handler_op final : public receive_op {
     // on the engine's side and with the engine alive: the handler may then wait on an
     // executor whose context outlives this one.
     if constexpr (requires(Handler& h) { h.on_engine_complete(); }) self->handler_.on_engine_complete();
-    alloc_type alloc = boost::asio::get_associated_allocator(
-        self->handler_, boost::asio::recycling_allocator<void>());
+    alloc_type alloc = allocator_of(self->handler_);
     handler_work_type hex = self->handler_work_;
     io_work_type io_ex = self->io_work_;
     // Runs on the handler's executor (post to the I/O executor, which dispatches to `hex`).
@@ -155,8 +167,7 @@ class receive_handler_op final : public receive_op {
   static void do_destroy(receive_op* base) noexcept {
     auto* self = static_cast<receive_handler_op*>(base);
     if (self->slot_.is_connected()) self->slot_.clear();
-    alloc_type alloc = boost::asio::get_associated_allocator(
-        self->handler_, boost::asio::recycling_allocator<void>());
+    alloc_type alloc = allocator_of(self->handler_);
     free(self, alloc);
   }
 
