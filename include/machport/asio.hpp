@@ -4,5 +4,6 @@
 #include <machport/core.hpp>
 
 #include <machport/async_receive_options.hpp>
+#include <machport/async_send.hpp>
 #include <machport/basic_receive_port.hpp>
 #include <machport/receive_port.hpp>
