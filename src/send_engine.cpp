@@ -117,6 +117,11 @@ std::size_t send_engine::waiting_destinations() const noexcept {
   return dests_.size();
 }
 
+std::uint64_t send_engine::full_queue_count() const noexcept {
+  std::lock_guard lock(mu_);
+  return full_;
+}
+
 void send_engine::start(mach_port_name_t dest, send_op* op) noexcept {
   send_op_list done;
   {
@@ -143,6 +148,7 @@ void send_engine::start(mach_port_name_t dest, send_op* op) noexcept {
       op->ec = make_msg_error(MACH_SEND_INVALID_DEST);
       done.push_back(op);
     } else {
+      ++full_;
       auto it = dests_.try_emplace(dest).first;
       it->second.uref = returned;  // the uref the pseudo-receive gave back is ours now
       it->second.waiting.push_back(op);
@@ -204,6 +210,7 @@ void send_engine::pump(map::iterator it, send_op_list& done) noexcept {
     release_name(returned);  // we hold one uref already
     if (timed_out(r.error()) && !dead_on_return) {
       // Full again (or the notification was spurious): wait for the next one.
+      ++full_;
       if (request(it, done)) return;
       break;
     }

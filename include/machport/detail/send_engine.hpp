@@ -40,6 +40,7 @@
 #include <boost/system/error_code.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <unordered_map>
 
@@ -121,6 +122,8 @@ class send_engine final : public port_listener {
   // sends (a forged notification must change neither).
   mach_port_name_t notify_port_name() const noexcept { return notify_.name(); }
   std::size_t waiting_destinations() const noexcept;
+  // For tests: how many sends found the queue full (each then waited for a notification).
+  std::uint64_t full_queue_count() const noexcept;
 
   // port_listener: the notification port has messages.
   void on_ready() noexcept override;
@@ -155,6 +158,7 @@ class send_engine final : public port_listener {
   map dests_;
   message buffer_;  // the notification receive buffer, reused
   bool shut_down_ = false;
+  std::uint64_t full_ = 0;
 };
 
 // True if `m` is a received message whose audit trailer is the kernel's (all zeros): a message
