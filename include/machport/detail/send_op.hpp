@@ -42,7 +42,11 @@ class send_handler_op final : public send_op {
   using slot_type = boost::asio::associated_cancellation_slot_t<Handler>;
 
   // Emplaced in the handler's cancellation slot; `key` is compared, never dereferenced.
+  // (A constructor, not an aggregate: slot.emplace constructs with parentheses, which clang
+  // before 16 does not accept for aggregates.)
   struct cancel_handler {
+    cancel_handler(send_engine* e, mach_port_name_t d, const send_op* k) noexcept
+        : engine(e), dest(d), key(k) {}
     send_engine* engine;
     mach_port_name_t dest;
     const send_op* key;
