@@ -92,9 +92,9 @@ class initiate_async_send {
 }  // namespace detail
 
 // Sends `msg` (an outgoing message) to the port `dest` names, copying the send right
-// (COPY_SEND). `dest` is used only when the operation is initiated (for a deferred token:
-// when it is launched); a waiting send holds a send uref of its own, so `dest` may be
-// destroyed afterwards.
+// (COPY_SEND). The right is borrowed only until the operation is initiated (with a deferred
+// token: until it is launched; its name is taken when async_send is called); a send that
+// waits holds a send uref of its own, so `dest` may then be destroyed.
 //
 // Completion signature: void(error_code, message).
 //  - Success: the kernel queued the message; the message passed to the handler is empty.
