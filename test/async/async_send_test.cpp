@@ -436,6 +436,33 @@ BOOST_FIXTURE_TEST_CASE(forged_notifications_are_ignored, machport_test::leak_ch
   BOOST_TEST(receive_number(p.receive) == 1u);
 }
 
+// The kernel has one request slot per name: a waiting send replaces another subsystem's
+// dead-name request on the destination name, whose owner then gets a send-once notification.
+BOOST_FIXTURE_TEST_CASE(a_waiting_send_replaces_another_request_on_the_name,
+                        machport_test::leak_check) {
+  asio::io_context io;
+  port_pair p;
+  fill_to_limit_one(p);
+  const machport::receive_right theirs = require(machport::receive_right::allocate());
+  mach_port_t previous = MACH_PORT_NULL;
+  BOOST_TEST_REQUIRE(mach_port_request_notification(mach_task_self(), p.send.name(),
+                                                    MACH_NOTIFY_DEAD_NAME, 0, theirs.name(),
+                                                    MACH_MSG_TYPE_MAKE_SEND_ONCE,
+                                                    &previous) == KERN_SUCCESS);
+  BOOST_TEST_REQUIRE(previous == MACH_PORT_NULL);
+  std::optional<outcome> got;
+  machport::async_send(io, p.send, machport::encode(numbered{1}), record(got));
+  machport::receive_options o;
+  o.timeout = guard;
+  auto note = require(machport::receive(theirs, o));
+  BOOST_TEST(note.id() == MACH_NOTIFY_SEND_ONCE);
+  BOOST_TEST(receive_number(p.receive) == 0u);
+  io.run();
+  BOOST_TEST_REQUIRE(got.has_value());
+  BOOST_TEST(!got->ec, got->ec.message());
+  BOOST_TEST(receive_number(p.receive) == 1u);
+}
+
 BOOST_FIXTURE_TEST_CASE(send_once_destination, machport_test::leak_check) {
   asio::io_context io;
   port_pair p;
