@@ -75,11 +75,7 @@ class receive_handler_op final : public receive_op {
   using slot_type = boost::asio::associated_cancellation_slot_t<Handler>;
 
   // Emplaced in the handler's cancellation slot; `key` is compared, never dereferenced.
-  // A constructor, not an aggregate: slot.emplace constructs with parentheses, which clang
-  // before 16 does not accept for aggregates.
   struct cancel_handler {
-    cancel_handler(port_engine* e, watched_port* p, const receive_op* k) noexcept
-        : engine(e), port(p), key(k) {}
     port_engine* engine;
     watched_port* port;
     const receive_op* key;
