@@ -3,13 +3,16 @@
 #   1. install missing Debian packages
 #   2. dev preset: build, run every ctest (includes the install/add_subdirectory consumers)
 #   3. asan preset: build, run every ctest under AddressSanitizer + UBSan
-#   4. bench preset (Release): build, run each benchmark briefly (figures are not checked; a
+#   4. tsan preset: build the async suite only (both Asio reactors, async examples), run it
+#      (ctest label async) under ThreadSanitizer
+#   5. bench preset (Release): build, run each benchmark briefly (figures are not checked; a
 #      benchmark that crashes or reports an error fails)
-#   5. fuzz preset (if test/fuzz has harnesses): build, run each harness for a bounded time
-#   6. macOS arm64 + x86_64 cross-build with zig, Mach-O check (compile + link only)
+#   6. fuzz preset (if test/fuzz has harnesses): build, run each harness for a bounded time
+#   7. macOS arm64 + x86_64 cross-build with zig, Mach-O check (compile + link only)
 # Keeps going after a failure so the log shows everything; exits non-zero if anything failed.
 # Env: MACHPORT_WERROR (ON under CI=true), MACHPORT_BUILD_ROOT, MACHPORT_JOBS,
-#      MACHPORT_FUZZ_SECONDS (total fuzzing time, default 60), MACHPORT_SKIP (e.g. "asan bench macos").
+#      MACHPORT_FUZZ_SECONDS (total fuzzing time, default 60),
+#      MACHPORT_SKIP (e.g. "asan tsan bench fuzz macos").
 set -uo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -36,18 +39,22 @@ timed() {  # timed <label> <command...>: runs it, records the duration, returns 
   return "$rc"
 }
 
-configure_build() {  # configure_build <preset> [cmake -D args...]
+configure_build() {  # configure_build <preset> [build target...]: default = all
   local preset=$1
   shift
+  local targets=()
+  (($#)) && targets=(--target "$@")
   cmake --preset "$preset" -B "$MACHPORT_BUILD_ROOT/$preset" \
-    -DMACHPORT_WERROR="$MACHPORT_WERROR" "$@" >/dev/null &&
-    cmake --build "$MACHPORT_BUILD_ROOT/$preset" --parallel "$MACHPORT_JOBS"
+    -DMACHPORT_WERROR="$MACHPORT_WERROR" >/dev/null &&
+    cmake --build "$MACHPORT_BUILD_ROOT/$preset" --parallel "$MACHPORT_JOBS" "${targets[@]}"
 }
 
-run_ctest() {  # run_ctest <preset>: counts the tests it ran
+run_ctest() {  # run_ctest <preset> [ctest args...]: counts the tests it ran
   local dir=$MACHPORT_BUILD_ROOT/$1 log rc total nfail
+  shift
   log=$(mktemp)
-  ctest --test-dir "$dir" --output-on-failure --no-tests=error --timeout 900 -j "$MACHPORT_JOBS" 2>&1 | tee "$log"
+  ctest --test-dir "$dir" --output-on-failure --no-tests=error --timeout 900 -j "$MACHPORT_JOBS" \
+    "$@" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   # "100% tests passed, 0 tests failed out of 3"
   read -r nfail total < <(sed -nE 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1 \2/p' "$log" | tail -1)
@@ -65,6 +72,14 @@ section "dependencies"
 timed "install-deps" "$MACHPORT_ROOT/scripts/install-deps.sh" || fail "install-deps"
 echo "MACHPORT_WERROR=$MACHPORT_WERROR  build root: $MACHPORT_BUILD_ROOT  jobs: $MACHPORT_JOBS"
 
+# The README's example code is example/*.cpp verbatim, which the builds below compile and run.
+section "README example code"
+if timed "readme code" "$MACHPORT_ROOT/scripts/check-readme-code.sh"; then
+  pass "readme code"
+else
+  fail "readme code (scripts/check-readme-code.sh)"
+fi
+
 for preset in dev asan; do
   skipped "$preset" && continue
   section "$preset: configure + build"
@@ -80,6 +95,20 @@ for preset in dev asan; do
     fail "$preset build"
   fi
 done
+
+# ThreadSanitizer on the async suite only (the Asio layer is where threads meet): the targets
+# of machport_async, i.e. async_tests, async_tests_kqueue and the async_* examples.
+if ! skipped tsan; then
+  section "tsan: configure + build (async suite)"
+  if timed "tsan build" configure_build tsan machport_async; then
+    section "tsan: ctest -L async"
+    export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+    timed "tsan ctest" run_ctest tsan -L async
+    unset TSAN_OPTIONS
+  else
+    fail "tsan build"
+  fi
+fi
 
 if ! skipped bench; then
   section "bench: configure + build"

@@ -188,6 +188,7 @@ constexpr message_entry message_names[] = {
     {message_errc::unexpected_descriptor, "unexpected descriptor type or disposition"},
     {message_errc::unexpected_complex_bit, "unexpected COMPLEX bit"},
     {message_errc::bad_bool_value, "bool field holds a byte other than 0 or 1"},
+    {message_errc::not_from_kernel, "message was not sent by the kernel"},
 };
 constexpr bool message_names_complete() {
   std::size_t i = 0;

@@ -3,9 +3,15 @@
 #include <machport/error.hpp>
 #include <machport/receive.hpp>
 
-#include <boost/asio/error.hpp>
+#include <cerrno>
 
 namespace machport::detail {
+
+namespace {
+// boost::asio::error::operation_aborted (ECANCELED, system category), without including Asio:
+// this file is compiled once for programs built with any Asio reactor.
+const boost::system::error_code aborted(ECANCELED, boost::system::system_category());
+}  // namespace
 
 // ---- op_list ----------------------------------------------------------------------------
 
@@ -67,7 +73,7 @@ void port_engine::detach(watched_port& port) noexcept {
     if (!port.attached_) return;
     if (port.knote_ != watched_port::knote::none) kq_.remove(port.name_);
     port.knote_ = watched_port::knote::none;
-    fail_all(port, boost::asio::error::operation_aborted, done);
+    fail_all(port, aborted, done);
     if (port.prev_) port.prev_->next_ = port.next_; else ports_ = port.next_;
     if (port.next_) port.next_->prev_ = port.prev_;
     port.prev_ = port.next_ = nullptr;
@@ -117,7 +123,7 @@ bool port_engine::cancel(watched_port& port, const receive_op* key) noexcept {
       if (op == key) {
         port.ops_.erase(op);
         op->port_ = nullptr;
-        op->ec = boost::asio::error::operation_aborted;
+        op->ec = aborted;
         done.push_back(op);
         break;
       }
@@ -132,7 +138,7 @@ void port_engine::cancel_all(watched_port& port) noexcept {
   op_list done;
   {
     std::lock_guard lock(mu_);
-    fail_all(port, boost::asio::error::operation_aborted, done);
+    fail_all(port, aborted, done);
   }
   run_completions(done);
 }

@@ -1,10 +1,13 @@
 // The synchronous core of machport: rights, messages, typed messages, send and receive.
 #pragma once
 
+#include <machport/bootstrap.hpp>
 #include <machport/dead_name.hpp>
 #include <machport/error.hpp>
 #include <machport/message.hpp>
 #include <machport/message_builder.hpp>
+#include <machport/mig_server.hpp>
+#include <machport/notification.hpp>
 #include <machport/ool_buffer.hpp>
 #include <machport/parse.hpp>
 #include <machport/port_set.hpp>

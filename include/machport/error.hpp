@@ -61,7 +61,8 @@ enum class message_errc {
   unexpected_descriptor,      // typed decode: descriptor of another type or disposition
   unexpected_complex_bit,     // typed decode: COMPLEX bit differs from the layout
   bad_bool_value,             // typed decode: a top-level bool field holds a byte other than 0 or 1
-  last_ = bad_bool_value,  // not an error: the highest value, for the name table
+  not_from_kernel,            // a checked notification decode: the sender is not the kernel
+  last_ = not_from_kernel,  // not an error: the highest value, for the name table
 };
 
 inline boost::system::error_code make_error_code(message_errc e) noexcept {

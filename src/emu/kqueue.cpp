@@ -187,7 +187,27 @@ std::unordered_map<int, std::shared_ptr<kqueue_state>>& table() {
   return *t;
 }
 
-int raw_close(int fd) { return static_cast<int>(::syscall(SYS_close, fd)); }
+}  // namespace
+
+// ThreadSanitizer's runtime intercepts close() and dup3() to keep its descriptor table (a
+// number's accesses are forgotten at close). Our close() and dup3() replace its weak symbols,
+// so when it is linked in we call its interceptors (which then call libc's); otherwise a
+// reused number would carry the closed descriptor's history and TSan would report false races
+// on it. No other sanitizer runtime defines these.
+extern "C" int __interceptor_close(int fd) __attribute__((weak));
+extern "C" int __interceptor_dup3(int oldfd, int newfd, int flags) __attribute__((weak));
+
+namespace {
+
+int raw_close(int fd) {
+  return __interceptor_close ? __interceptor_close(fd)
+                             : static_cast<int>(::syscall(SYS_close, fd));
+}
+
+int raw_dup3(int oldfd, int newfd, int flags) {
+  return __interceptor_dup3 ? __interceptor_dup3(oldfd, newfd, flags)
+                            : static_cast<int>(::syscall(SYS_dup3, oldfd, newfd, flags));
+}
 
 // descriptor -> fd knotes (every kqueue) watching it: close() drops them (knote_fdclose).
 std::unordered_map<int, std::vector<knote*>>& fd_index() {
@@ -1104,10 +1124,10 @@ extern "C" int close(int fd) {
 
 extern "C" int dup3(int oldfd, int newfd, int flags) noexcept {
   if (g_live.load(std::memory_order_relaxed) == 0 || oldfd == newfd) {
-    return static_cast<int>(::syscall(SYS_dup3, oldfd, newfd, flags));
+    return raw_dup3(oldfd, newfd, flags);
   }
   std::lock_guard<std::mutex> lock(kernel_mutex());
-  int r = static_cast<int>(::syscall(SYS_dup3, oldfd, newfd, flags));
+  int r = raw_dup3(oldfd, newfd, flags);
   if (r >= 0) {
     auto it = table().find(newfd);
     if (it != table().end()) {

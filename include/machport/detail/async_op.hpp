@@ -76,6 +76,8 @@ class receive_handler_op final : public receive_op {
 
   // Emplaced in the handler's cancellation slot; `key` is compared, never dereferenced.
   struct cancel_handler {
+    cancel_handler(port_engine* e, watched_port* p, const receive_op* k) noexcept
+        : engine(e), port(p), key(k) {}
     port_engine* engine;
     watched_port* port;
     const receive_op* key;
@@ -108,9 +110,10 @@ class receive_handler_op final : public receive_op {
     engine.start(port, op);
   }
 
-  receive_handler_op(Handler&& h, const IoExecutor& io_ex)
+  template <class H>
+  receive_handler_op(H&& h, const IoExecutor& io_ex)
       : receive_op(&receive_handler_op::do_complete, &receive_handler_op::do_destroy),
-        handler_(std::move(h)),
+        handler_(std::forward<H>(h)),
         io_work_(boost::asio::prefer(io_ex, boost::asio::execution::outstanding_work.tracked)),
         handler_work_(boost::asio::prefer(boost::asio::get_associated_executor(handler_, io_ex),
                                           boost::asio::execution::outstanding_work.tracked)) {}

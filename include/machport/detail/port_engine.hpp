@@ -6,7 +6,7 @@
 // are type-erased (receive_op) so that this file and its .cpp do not depend on which Asio
 // reactor a program is built with.
 //
-// Rules it keeps (see the README's design notes):
+// Rules it keeps (docs/asio-layer.md explains them):
 //  - A message is dequeued only for a queued operation: on an event, one mach_msg with a zero
 //    timeout per queued operation, each into that operation's message. Cancelling a queued
 //    operation therefore never loses a message: it is still in the port.
