@@ -4,13 +4,15 @@
 #include <machport/detail/send_attempt.hpp>
 #include <machport/detail/wire.hpp>
 #include <machport/error.hpp>
+#include <machport/notification.hpp>
 #include <machport/receive.hpp>
 #include <machport/trailer.hpp>
 
-#include <boost/asio/error.hpp>
 #include <boost/system/system_error.hpp>
 
 #include <mach/notify.h>
+
+#include <cerrno>
 
 namespace machport::detail {
 
@@ -46,21 +48,11 @@ send_op* send_op_list::find(const send_op* key) const noexcept {
   return nullptr;
 }
 
-// ---- the kernel-sender check --------------------------------------------------------------
-
-bool kernel_sent(const message& m) noexcept {
-  if (m.current_state() != message::state::received) return false;
-  const std::span<const std::byte> buf = m.buffer();
-  std::size_t size = 0;
-  if (check_header(buf.data(), buf.size(), size) != message_errc::success) return false;
-  if (buf.size() - size < min_trailer_size) return false;
-  std::size_t tsize = load32(buf.data() + size + trailer_size_offset);
-  if (tsize > buf.size() - size) return false;
-  const auto token = trailer_view(buf.data() + size, tsize).audit();
-  return token && token->is_kernel();
-}
-
 namespace {
+
+// boost::asio::error::operation_aborted (ECANCELED, system category), without including Asio:
+// this file is compiled once for programs built with any Asio reactor.
+const boost::system::error_code aborted(ECANCELED, boost::system::system_category());
 
 // The name a port-deleted, send-possible or dead-name notification reports (NDR, then
 // not_port at offset 32), or MACH_PORT_NULL if the message is too short.
@@ -186,7 +178,7 @@ bool send_engine::cancel(mach_port_name_t dest, const send_op* key) noexcept {
     send_op* op = it->second.waiting.find(key);
     if (op == nullptr) return false;
     it->second.waiting.erase(op);
-    op->ec = boost::asio::error::operation_aborted;
+    op->ec = aborted;
     done.push_back(op);
     if (it->second.waiting.empty()) retire(it);
   }
@@ -256,7 +248,7 @@ void send_engine::fail_all(destination& d, boost::system::error_code ec,
 }
 
 void send_engine::handle(message& m, send_op_list& done) noexcept {
-  if (!kernel_sent(m)) {
+  if (!sent_by_kernel(m)) {
     m.reset();  // forged: whatever it carried is released, nothing else happens
     return;
   }

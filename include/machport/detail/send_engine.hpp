@@ -161,10 +161,4 @@ class send_engine final : public port_listener {
   std::uint64_t full_ = 0;
 };
 
-// True if `m` is a received message whose audit trailer is the kernel's (all zeros): a message
-// a task sent (a forged notification) is never the kernel's. False if the trailer holds no
-// audit token.
-// TODO(coordinator): replace with machport::sent_by_kernel (notification.hpp, branch notify).
-bool kernel_sent(const message& m) noexcept;
-
 }  // namespace machport::detail
