@@ -1,6 +1,7 @@
 // Synchronous send and receive (xnu-ipc-semantics.md §4.2, §4.6, §5.2).
 #include <machport/detail/message_access.hpp>
 #include <machport/detail/release.hpp>
+#include <machport/detail/send_attempt.hpp>
 #include <machport/detail/wire.hpp>
 #include <machport/receive.hpp>
 #include <machport/send.hpp>
@@ -256,10 +257,11 @@ bool rights_pass(const message& msg, const std::byte* buf, std::size_t length,
 }
 
 // Sends with `dest` / `disposition` as destination. On return, `returned_dest` holds the
-// destination name the kernel handed back in a pseudo-receive (or NULL).
+// destination name the kernel handed back in a pseudo-receive (or NULL). `extra` is or-ed into
+// the mach_msg options (MACH_SEND_NOTIFY for the asynchronous send).
 result<void> do_send(mach_port_name_t dest, std::uint8_t disposition, message& msg,
                      std::chrono::milliseconds timeout, bool& consumed_dest,
-                     mach_port_name_t& returned_dest) {
+                     mach_port_name_t& returned_dest, mach_msg_option_t extra = 0) {
   consumed_dest = false;
   returned_dest = MACH_PORT_NULL;
   if (msg.empty()) return message_errc::empty_message;
@@ -276,7 +278,7 @@ result<void> do_send(mach_port_name_t dest, std::uint8_t disposition, message& m
   store32(buf + detail::header_remote_offset, dest);
   const mach_msg_size_t size = msg.size();
 
-  mach_msg_option_t options = MACH_SEND_MSG;
+  mach_msg_option_t options = MACH_SEND_MSG | extra;
   if (timed(timeout)) options |= MACH_SEND_TIMEOUT;
   mach_msg_return_t mr = mach_msg(reinterpret_cast<mach_msg_header_t*>(buf), options, size, 0,
                                   MACH_PORT_NULL, timed(timeout) ? to_mach(timeout) : 0,
@@ -305,6 +307,16 @@ result<void> do_send(mach_port_name_t dest, std::uint8_t disposition, message& m
 }
 
 }  // namespace
+
+namespace detail {
+
+result<void> send_without_waiting(mach_port_name_t dest, std::uint8_t disposition, message& msg,
+                                  bool& consumed_dest, mach_port_name_t& returned_dest) {
+  return do_send(dest, disposition, msg, std::chrono::milliseconds::zero(), consumed_dest,
+                 returned_dest, MACH_SEND_NOTIFY);
+}
+
+}  // namespace detail
 
 result<void> send(const send_right& dest, message&& msg, std::chrono::milliseconds timeout) {
   bool consumed = false;

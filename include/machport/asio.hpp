@@ -7,6 +7,7 @@
 #include <machport/async_mig_server.hpp>
 #include <machport/async_notification.hpp>
 #include <machport/async_receive_options.hpp>
+#include <machport/async_send.hpp>
 #include <machport/basic_receive_port.hpp>
 #include <machport/basic_receive_port_set.hpp>
 #include <machport/receive_port.hpp>
