@@ -50,7 +50,7 @@ configure_build() {  # configure_build <preset> [build target...]: default = all
 }
 
 run_ctest() {  # run_ctest <preset> [ctest args...]: counts the tests it ran
-  local dir=$MACHPORT_BUILD_ROOT/$1 log rc total nfail
+  local preset=$1 dir=$MACHPORT_BUILD_ROOT/$1 log rc total nfail
   shift
   log=$(mktemp)
   ctest --test-dir "$dir" --output-on-failure --no-tests=error --timeout 900 -j "$MACHPORT_JOBS" \
@@ -60,10 +60,10 @@ run_ctest() {  # run_ctest <preset> [ctest args...]: counts the tests it ran
   read -r nfail total < <(sed -nE 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1 \2/p' "$log" | tail -1)
   rm -f "$log"
   if [[ -n ${total:-} ]]; then
-    pass "$1 ctest" $((total - nfail))
-    ((nfail)) && fail "$1 ctest ($nfail of $total tests)" "$nfail"
+    pass "$preset ctest" $((total - nfail))
+    ((nfail)) && fail "$preset ctest ($nfail of $total tests)" "$nfail"
   elif ((rc)); then
-    fail "$1 ctest"
+    fail "$preset ctest"
   fi
   return "$rc"
 }

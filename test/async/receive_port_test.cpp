@@ -267,6 +267,26 @@ BOOST_FIXTURE_TEST_CASE(an_unwanted_message_wakes_nothing, machport_test::leak_c
   BOOST_TEST(got.value_or(~0ull) == 1u);
 }
 
+// Stopping the io_context leaves a pending receive pending: after restart() it completes.
+BOOST_FIXTURE_TEST_CASE(stopped_context_keeps_the_operation, machport_test::leak_check) {
+  asio::io_context io;
+  port_pair p;
+  machport::receive_port port(io, std::move(p.receive));
+  std::optional<std::uint64_t> got;
+  port.async_receive([&](error_code ec, machport::message m) {
+    BOOST_TEST_REQUIRE(!ec, ec.message());
+    got = number_of(std::move(m));
+  });
+  io.poll();
+  io.stop();
+  send_number(p.send, 31);
+  io.run();  // stopped: returns at once, runs nothing
+  BOOST_TEST(!got);
+  io.restart();
+  io.run();
+  BOOST_TEST(got.value_or(~0ull) == 31u);
+}
+
 // Destroying the io_context with operations pending runs no handler and leaks nothing, also
 // for an operation whose message was already bound: its handler is queued on the handler's
 // executor (here a second context that never runs) and destroyed with it.

@@ -3,7 +3,10 @@
 
 #include <support/leak_check.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 
@@ -123,6 +126,53 @@ BOOST_FIXTURE_TEST_CASE(many_pending_receives_two_threads, machport_test::leak_c
   std::sort(got.begin(), got.end());
   BOOST_TEST_REQUIRE(got.size() == message_count);
   for (std::uint64_t n = 0; n < message_count; ++n) BOOST_TEST_REQUIRE(got[n] == n);
+}
+
+// Cancellation racing a message's arrival and its binding: two threads run the context, the
+// message is sent from a third, and the emit runs on the handler's strand (a cancellation
+// signal is not thread-safe, so it must not race the handler's own completion). Whatever wins,
+// the message is either delivered to the handler or still in the port: never lost, never both.
+BOOST_FIXTURE_TEST_CASE(cancellation_racing_arrival_never_loses_a_message, machport_test::leak_check) {
+  int delivered = 0;
+  int kept = 0;
+  for (std::uint64_t i = 0; i < 200; ++i) {
+    asio::io_context io(2);
+    port_pair p;
+    machport::receive_port port(io, std::move(p.receive));
+    auto strand = asio::make_strand(io);
+    asio::cancellation_signal sig;
+    bool got = false;
+    error_code result;
+    port.async_receive(asio::bind_cancellation_slot(
+        sig.slot(), asio::bind_executor(strand, [&](error_code ec, machport::message m) {
+          result = ec;
+          got = !m.empty();
+        })));
+    error_code send_failure;
+    std::thread sender([&] {
+      auto r = machport::send(p.send, machport::encode(numbered{i}), guard);
+      if (!r) send_failure = r.error();
+    });
+    asio::post(strand, [&] { sig.emit(asio::cancellation_type::terminal); });
+    std::thread runner([&] { io.run(); });
+    io.run();
+    runner.join();
+    sender.join();
+    BOOST_TEST_REQUIRE(!send_failure, send_failure.message());
+    const auto left = queued(port.right());
+    if (got) {
+      BOOST_TEST(!result);
+      BOOST_TEST(left == 0u);
+      ++delivered;
+    } else {
+      BOOST_TEST(result == asio::error::operation_aborted);
+      BOOST_TEST_REQUIRE(left == 1u);
+      BOOST_TEST(number_of(require(machport::receive(port.right(), {.timeout = guard}))) == i);
+      ++kept;
+    }
+  }
+  BOOST_TEST_MESSAGE("delivered " << delivered << ", left in the port " << kept);
+  BOOST_TEST(delivered + kept == 200);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
