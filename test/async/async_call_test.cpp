@@ -299,10 +299,26 @@ BOOST_FIXTURE_TEST_CASE(a_full_queue_fails_the_call, machport_test::leak_check) 
 BOOST_FIXTURE_TEST_CASE(a_server_on_another_thread, machport_test::leak_check) {
   asio::io_context io;
   port_pair p;
+  // No Boost.Test on this thread (it is not thread-safe): the first failure is kept and
+  // checked after join.
+  error_code server_failure;
   std::thread server_thread([&] {
     for (int i = 0; i < 3; ++i) {
-      question q = require(machport::decode<question>(require(machport::receive(p.receive, {.timeout = guard}))));
-      require(machport::send(std::move(q.reply), machport::encode(answer{q.n * 2}), guard));
+      auto request = machport::receive(p.receive, {.timeout = guard});
+      if (!request) {
+        server_failure = request.error();
+        return;
+      }
+      auto q = machport::decode<question>(std::move(request).value());
+      if (!q) {
+        server_failure = q.error();
+        return;
+      }
+      auto sent = machport::send(std::move(q.value().reply), machport::encode(answer{q.value().n * 2}), guard);
+      if (!sent) {
+        server_failure = sent.error();
+        return;
+      }
     }
   });
   std::vector<std::uint64_t> got;
@@ -316,6 +332,7 @@ BOOST_FIXTURE_TEST_CASE(a_server_on_another_thread, machport_test::leak_check) {
   call(1);
   io.run();
   server_thread.join();
+  BOOST_TEST(!server_failure, server_failure.message());
   BOOST_TEST(got == (std::vector<std::uint64_t>{2, 4, 6}), boost::test_tools::per_element());
 }
 
